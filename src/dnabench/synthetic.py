@@ -67,7 +67,7 @@ def make_genome(
     sequences[longest][gap : gap + 5_000] = 4  # an assembly gap of N
     for name, size in sizes.items():  # soft-masked "repeats": copies of one random 300 bp element
         element = rng.choice(4, size=300).astype(np.uint8)
-        for start in rng.integers(0, size - 300, size // 50_000):
+        for start in rng.integers(0, max(size - 300, 1), size // 50_000):
             if not (sequences[name][start : start + 300] == 4).any():
                 sequences[name][start : start + 300] = element
                 softmask[name][start : start + 300] = 1
@@ -75,10 +75,16 @@ def make_genome(
     taken = {name: np.zeros(size, dtype=bool) for name, size in sizes.items()}
     for motif_name, motif in motifs.items():
         codes = encode(motif)
-        placed = 0
+        placed, attempts = 0, 0
         while placed < sites_per_motif:
+            attempts += 1
+            if attempts > 1_000 * sites_per_motif:
+                raise ValueError(f"genome of {sum(sizes.values())} bp is too small for {sites_per_motif} sites of {motif_name}")
             name = names[int(rng.integers(0, len(names)))]
-            start = int(rng.integers(1_000, sizes[name] - 1_000 - codes.size))
+            margin = min(1_000, sizes[name] // 4)
+            if sizes[name] - 2 * margin <= codes.size:
+                continue
+            start = int(rng.integers(margin, sizes[name] - margin - codes.size))
             end = start + codes.size
             if taken[name][start - 50 : end + 50].any() or (sequences[name][start:end] == 4).any():
                 continue
