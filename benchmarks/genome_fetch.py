@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,7 +27,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 
 from dnabench.alphabet import one_hot
-from dnabench.io.genome import index_genome
+from dnabench.io.genome import open_genome
 
 LETTERS = np.frombuffer(b"ACGT", dtype=np.uint8)
 
@@ -83,9 +85,19 @@ def main() -> None:
         t0 = time.perf_counter()
         sizes = write_random_fasta(fasta, args.mbp, args.chromosomes, args.seed)
         t_write = time.perf_counter() - t0
+        # index in a child process so that its peak memory is measured alone
         t0 = time.perf_counter()
-        genome = index_genome(fasta, Path(tmp) / "cache", progress=False)
+        child = (
+            "import sys, re; from dnabench.io.genome import index_genome; "
+            "index_genome(sys.argv[1], sys.argv[2], progress=False); "
+            "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", child, str(fasta), str(Path(tmp) / "cache")], check=True, capture_output=True, text=True
+        )
         t_index = time.perf_counter() - t0
+        index_rss_mb = int(done.stdout.split()[-1]) / 1024  # peak RSS of the indexing process (Linux VmHWM)
+        genome = open_genome(Path(tmp) / "cache")
         faidx = pyfaidx.Fasta(str(fasta), sequence_always_upper=True, as_raw=True)
 
         names, starts, strands = random_windows(sizes, 200_000, args.length, args.seed + 1)
@@ -135,7 +147,8 @@ def main() -> None:
 
     base = rows[-1][1]
     print(f"genome: {args.mbp:g} Mbp random, {args.chromosomes} chromosomes; FASTA written in {t_write:.1f} s, "
-          f"indexed in {t_index:.1f} s ({args.mbp / t_index:.0f} Mbp/s)")
+          f"indexed in {t_index:.1f} s ({args.mbp / t_index:.0f} Mbp/s, peak RSS {index_rss_mb:.0f} MB, "
+          "process start included)")
     print(f"windows: {args.length} bp, random positions, both strands; batch {args.batch}; one core "
           f"({platform.processor() or platform.machine()}, OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']})")
     print()
