@@ -69,8 +69,12 @@ def read_chunks_with_position(path: str | os.PathLike, size: int = 1 << 24) -> I
 
 
 def read_all(path: str | os.PathLike) -> bytes:
-    """The whole decompressed content of a file."""
-    return b"".join(read_chunks(path))
+    """The whole decompressed content of a file, read in one call (no join of blocks)."""
+    with open_binary(path) as f:
+        try:
+            return f.read()
+        except (gzip.BadGzipFile, zlib.error, EOFError, OSError) as err:
+            raise InputError(path, f"corrupt or truncated gzip data ({err})") from err
 
 
 @contextlib.contextmanager
