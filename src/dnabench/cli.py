@@ -154,13 +154,126 @@ def tokenizer_train_bpe(
     console.print(f"BPE tokenizer with {tokenizer.vocab_size:,} tokens saved to {out}")
 
 
+@app.command()
+def train(
+    data: Annotated[Optional[str], typer.Option(help="Dataset store folder, or a CSV/TSV/Parquet table with a 'sequence' column.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="transformer | cnn_fc | cnn_lstm.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Run folder to create.")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="YAML file of training options (flags override it).")] = None,
+    init: Annotated[Optional[str], typer.Option(help="Start from this run's best model or a saved model folder.")] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="Continue this run folder from its newest checkpoint.")] = None,
+    tokenizer: Annotated[Optional[str], typer.Option(help="Transformer front end: patch | kmer | onehot | bpe.")] = None,
+    positions: Annotated[Optional[str], typer.Option(help="Transformer positions: rotary | relative | absolute.")] = None,
+    tokenizer_path: Annotated[Optional[str], typer.Option(help="Folder of a trained BPE tokenizer.")] = None,
+    genome: Annotated[Optional[str], typer.Option(help="Genome cache for stores that keep coordinates.")] = None,
+    max_epochs: Annotated[Optional[int], typer.Option()] = None,
+    max_steps: Annotated[Optional[int], typer.Option()] = None,
+    batch_size: Annotated[Optional[int], typer.Option()] = None,
+    lr: Annotated[Optional[float], typer.Option()] = None,
+    seed: Annotated[Optional[int], typer.Option()] = None,
+    devices: Annotated[Optional[str], typer.Option(help="auto, a count, or a list such as 0,1.")] = None,
+    num_nodes: Annotated[Optional[int], typer.Option()] = None,
+    precision: Annotated[Optional[str], typer.Option(help="auto | 32 | bf16-mixed | 16-mixed.")] = None,
+    num_workers: Annotated[Optional[int], typer.Option(help="DataLoader worker processes.")] = None,
+    checkpoint_every_steps: Annotated[Optional[int], typer.Option(help="Also checkpoint every N steps (0: every epoch).")] = None,
+    compile: Annotated[Optional[bool], typer.Option("--compile/--no-compile", help="torch.compile the model.")] = None,
+    progress: Annotated[Optional[bool], typer.Option("--progress/--no-progress")] = None,
+) -> None:
+    """Train a model on a dataset store or a sequence table; writes a complete run folder."""
+    from dnabench.training.config import load_config
+    from dnabench.training.run import resume_run, train as train_run
+
+    overrides = {
+        "data": data, "model": model, "out": str(out) if out else None, "init": init, "tokenizer_path": tokenizer_path,
+        "genome": genome, "max_epochs": max_epochs, "max_steps": max_steps, "batch_size": batch_size, "lr": lr,
+        "seed": seed, "devices": devices, "num_nodes": num_nodes, "precision": precision, "num_workers": num_workers,
+        "checkpoint_every_steps": checkpoint_every_steps, "compile": compile, "progress": progress,
+    }
+    if resume is not None:
+        run = _run(lambda: resume_run(resume, {k: v for k, v in overrides.items() if k in ("max_epochs", "max_steps", "devices", "num_workers", "progress")}))
+    else:
+        cfg = _run(lambda: load_config(config, overrides))
+        options = dict(cfg.model_options)
+        if tokenizer:
+            options["tokenizer"] = tokenizer
+        if positions:
+            options["positions"] = positions
+        cfg.model_options = options
+        if not cfg.data or not cfg.out:
+            console.print("[red]error:[/] --data and --out are required (or --resume RUN)")
+            raise typer.Exit(2)
+        run = _run(lambda: train_run(cfg))
+    _print_metrics(run)
+
+
+def _print_metrics(run: Path) -> None:
+    import json
+
+    metrics = json.loads((Path(run) / "metrics.json").read_text())
+    table = Table(title=f"run {run}")
+    table.add_column("split")
+    names = sorted({k for split in ("val", "test") for k in metrics.get(split, {})})
+    for name in names:
+        table.add_column(name, justify="right")
+    for split in ("val", "test"):
+        table.add_row(split, *[f"{metrics.get(split, {}).get(n, float('nan')):.4f}" for n in names])
+    console.print(table)
+
+
+@app.command()
+def evaluate(
+    run: Annotated[Path, typer.Argument(help="Run folder.")],
+    data: Annotated[Optional[str], typer.Option(help="Other data to evaluate on (default: the run's).")] = None,
+    split: Annotated[str, typer.Option(help="train | val | test.")] = "test",
+    batch_size: Annotated[int, typer.Option()] = 256,
+    reverse_complement: Annotated[bool, typer.Option(help="Average predictions of both strands.")] = False,
+) -> None:
+    """Score a run's best model on one split; writes RUN/eval_SPLIT.json."""
+    from dnabench.training.inference import evaluate_run
+
+    result = _run(lambda: evaluate_run(run, data, split, batch_size, reverse_complement=reverse_complement))
+    table = Table(title=f"{run}: {split}")
+    for name in result:
+        table.add_column(name, justify="right")
+    table.add_row(*[f"{v:.4f}" for v in result.values()])
+    console.print(table)
+
+
+@app.command()
+def predict(
+    run: Annotated[Path, typer.Argument(help="Run folder (or saved model folder inside one).")],
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="FASTA, BED (with --genome) or a table with 'sequence'.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output table: .parquet, .csv or .tsv.")],
+    genome: Annotated[Optional[Path], typer.Option(help="Genome cache, for BED input.")] = None,
+    batch_size: Annotated[int, typer.Option()] = 256,
+    reverse_complement: Annotated[bool, typer.Option(help="Average predictions of both strands.")] = False,
+) -> None:
+    """Predict every input sequence with a run's best model."""
+    from dnabench.training.inference import predict_file
+
+    frame = _run(lambda: predict_file(run, input_path, out, genome, batch_size, reverse_complement=reverse_complement))
+    console.print(f"{len(frame):,} predictions written to {out}")
+
+
+def _register_dataset_commands() -> None:
+    """`dnabench download`, `dnabench prepare TASK`, `dnabench store info` (dnabench.tasks.commands)."""
+    from dnabench.tasks.commands import register
+
+    register(app, console, _run)
+
+
 def _run(fn):
     """Call fn; turn expected user errors into a one-line message and exit code 2."""
+    from dnabench.data.store import StoreError
     from dnabench.io.files import InputError
     from dnabench.io.genome import UnknownChromosomeError
+    from dnabench.training.errors import NonFiniteLossError
 
     try:
         return fn()
-    except (InputError, UnknownChromosomeError, FileNotFoundError, FileExistsError, ValueError) as err:
+    except (InputError, StoreError, UnknownChromosomeError, NonFiniteLossError, FileNotFoundError, FileExistsError, ValueError) as err:
         console.print(f"[red]error:[/] {err}")
         raise typer.Exit(2) from None
+
+
+_register_dataset_commands()

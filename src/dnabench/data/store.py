@@ -1,0 +1,704 @@
+"""The dataset store: what `dnabench prepare TASK` writes and what training reads.
+
+A store is one folder of plain formats that other tools can read too:
+
+    dataset.json            the card: task, format version, genome and sources with checksums,
+                            build parameters, split rule, counts, label names/groups/kind, input
+                            length, metrics, loss, leakage report, and the size and sha256 of
+                            every other file (written last: a folder without it is not a store)
+    regions.parquet         one row per sample: chrom, start, end, strand, split (+ task columns);
+                            a `sequence` column only where there is no reference genome
+    labels.npy              dense labels: float32 [rows, labels], NaN = missing (memory-mapped), or
+    labels_indptr.npy       sparse labels (CSR): int64 [rows + 1] row pointers,
+    labels_indices.npy      int32 [nnz] label indices of the positives,
+    labels_data.npy         optional float32 [nnz] values (absent: every stored value is 1)
+
+Dense storage suits few labels or labels with missing values (PromVary: 1, Methyl96: 96);
+CSR suits many mostly-zero labels (Track7878: 7878 labels, 1-3 % positive), where dense
+float32 would take hundreds of GB. Windows are cut from the genome cache at batch time
+(`Store.sequences`, one `Genome.fetch_batch` call a batch), so a store holds coordinates,
+not sequence, and stays small.
+
+A build writes into a hidden temporary folder beside the target and renames it at the end
+(`StoreWriter`, via `dnabench.io.files.atomic_dir`): a failed or killed build never leaves a
+folder that looks complete. `open_store` checks the card (format and version, every file
+present with the recorded size, row counts and label shapes consistent) and refuses a damaged
+store with a message that names the file; `verify=True` also re-hashes every file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dnabench.alphabet import ASCII_TO_CODE, INVALID
+from dnabench.io.files import atomic_dir
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "SPLITS",
+    "SPLIT_ALIASES",
+    "LABEL_KINDS",
+    "CARD_FILE",
+    "REGIONS_FILE",
+    "StoreError",
+    "DenseLabels",
+    "CSRLabels",
+    "StoreWriter",
+    "Store",
+    "write_store",
+    "open_store",
+    "sha256_file",
+]
+
+FORMAT = "dnabench-store"
+FORMAT_VERSION = 1
+CARD_FILE = "dataset.json"
+REGIONS_FILE = "regions.parquet"
+DENSE_FILE = "labels.npy"
+INDPTR_FILE = "labels_indptr.npy"
+INDICES_FILE = "labels_indices.npy"
+DATA_FILE = "labels_data.npy"
+SCRATCH_DIR = ".scratch"
+
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+#: other spellings accepted when writing a store or asking for a split
+SPLIT_ALIASES = {"training": "train", "valid": "val", "validation": "val", "dev": "val", "testing": "test"}
+LABEL_KINDS: tuple[str, ...] = ("binary", "regression", "multilabel")
+REQUIRED_COLUMNS: tuple[str, ...] = ("chrom", "start", "end", "strand", "split")
+
+_FILL_ROWS = 1 << 16  # rows per block when filling or checking big arrays
+
+
+class StoreError(ValueError):
+    """A store that cannot be written or opened as asked; the message names the folder or file."""
+
+
+def sha256_file(path: str | os.PathLike, block: int = 1 << 22) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(block), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _rows(rows: Any, n: int) -> np.ndarray:
+    """Row selector (int, slice, bool mask or integer array) -> int64 index array, bounds-checked."""
+    if isinstance(rows, slice):
+        return np.arange(n, dtype=np.int64)[rows]
+    arr = np.asarray(rows)
+    if arr.dtype == bool:
+        if arr.shape != (n,):
+            raise IndexError(f"boolean row mask of shape {arr.shape} for {n} rows")
+        return np.flatnonzero(arr)
+    arr = arr.astype(np.int64, copy=False).reshape(-1)
+    if arr.size and (arr.min() < -n or arr.max() >= n):
+        raise IndexError(f"row index out of range for {n} rows")
+    return np.where(arr < 0, arr + n, arr)
+
+
+# ----- labels ------------------------------------------------------------------------------------
+
+
+class DenseLabels:
+    """Dense labels: a float32 [rows, labels] array (memory-mapped when opened from a store)."""
+
+    storage = "dense"
+
+    def __init__(self, array: np.ndarray) -> None:
+        if array.ndim != 2:
+            raise ValueError(f"dense labels must be 2-D [rows, labels], got shape {array.shape}")
+        self.array = array
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(self.array.shape[0]), int(self.array.shape[1]))
+
+    @property
+    def n_labels(self) -> int:
+        return self.shape[1]
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def dense(self, rows: Any) -> np.ndarray:
+        """float32 [len(rows), labels]; NaN where missing."""
+        idx = _rows(rows, len(self))
+        return np.asarray(self.array[idx], dtype=np.float32)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return np.asarray(self.array, dtype=dtype)
+
+    def __repr__(self) -> str:
+        return f"DenseLabels(shape={self.shape})"
+
+
+class CSRLabels:
+    """Sparse labels in CSR form: row i holds labels indices[indptr[i]:indptr[i+1]] (value 1, or data)."""
+
+    storage = "csr"
+
+    def __init__(self, indptr: np.ndarray, indices: np.ndarray, n_labels: int, data: np.ndarray | None = None) -> None:
+        self.indptr = indptr
+        self.indices = indices
+        self.data = data
+        self.n_labels = int(n_labels)
+
+    @classmethod
+    def from_dense(cls, dense: np.ndarray) -> CSRLabels:
+        """CSR of the non-zero entries of a dense [rows, labels] matrix (NaN is not allowed)."""
+        dense = np.asarray(dense)
+        if dense.ndim != 2:
+            raise ValueError(f"need a 2-D matrix, got shape {dense.shape}")
+        if np.issubdtype(dense.dtype, np.floating) and np.isnan(dense).any():
+            raise ValueError("CSR labels cannot hold missing (NaN) values: use dense labels")
+        rows, cols = np.nonzero(dense)
+        indptr = np.zeros(dense.shape[0] + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=dense.shape[0]), out=indptr[1:])
+        values = dense[rows, cols].astype(np.float32)
+        data = None if (values == 1).all() else values
+        return cls(indptr, cols.astype(np.int32), dense.shape[1], data)
+
+    @classmethod
+    def from_scipy(cls, matrix: Any) -> CSRLabels:
+        m = matrix.tocsr()
+        m.sort_indices()
+        data = np.asarray(m.data, dtype=np.float32)
+        return cls(
+            np.asarray(m.indptr, dtype=np.int64),
+            np.asarray(m.indices, dtype=np.int32),
+            m.shape[1],
+            None if (data == 1).all() else data,
+        )
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(self.indptr.shape[0]) - 1, self.n_labels)
+
+    @property
+    def nnz(self) -> int:
+        return int(self.indptr[-1]) if self.indptr.size else 0
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def row(self, i: int) -> np.ndarray:
+        """Label indices set in row i."""
+        return np.asarray(self.indices[int(self.indptr[i]) : int(self.indptr[i + 1])])
+
+    def dense(self, rows: Any) -> np.ndarray:
+        """float32 [len(rows), labels], gathered with vectorised index arithmetic (no per-row loop)."""
+        idx = _rows(rows, len(self))
+        out = np.zeros((idx.size, self.n_labels), dtype=np.float32)
+        if idx.size == 0:
+            return out
+        begin = np.asarray(self.indptr[idx], dtype=np.int64)
+        lens = np.asarray(self.indptr[idx + 1], dtype=np.int64) - begin
+        total = int(lens.sum())
+        if total:
+            which = np.repeat(np.arange(idx.size), lens)
+            firsts = np.cumsum(lens) - lens
+            pos = np.arange(total, dtype=np.int64) - np.repeat(firsts, lens) + np.repeat(begin, lens)
+            cols = np.asarray(self.indices[pos], dtype=np.int64)
+            out[which, cols] = 1.0 if self.data is None else np.asarray(self.data[pos], dtype=np.float32)
+        return out
+
+    def validate(self, where: str = "labels", full: bool = True) -> None:
+        """Raise StoreError when the arrays do not form a CSR matrix of the stated shape."""
+        if self.indptr.ndim != 1 or self.indptr.size < 1:
+            raise StoreError(f"{where}: indptr must be 1-D with rows + 1 entries")
+        if int(self.indptr[0]) != 0 or int(self.indptr[-1]) != self.indices.shape[0]:
+            raise StoreError(
+                f"{where}: indptr runs {int(self.indptr[0])}..{int(self.indptr[-1])} but there are "
+                f"{self.indices.shape[0]} indices"
+            )
+        if self.data is not None and self.data.shape != self.indices.shape:
+            raise StoreError(f"{where}: {self.data.shape[0]} values for {self.indices.shape[0]} indices")
+        if full:
+            for b in range(0, self.indptr.size, 1 << 22):
+                block = np.asarray(self.indptr[max(b - 1, 0) : b + (1 << 22)])
+                if (np.diff(block) < 0).any():
+                    raise StoreError(f"{where}: indptr is not non-decreasing")
+            for b in range(0, self.indices.shape[0], 1 << 24):
+                block = np.asarray(self.indices[b : b + (1 << 24)])
+                if block.size and (block.min() < 0 or block.max() >= self.n_labels):
+                    raise StoreError(f"{where}: label index out of range 0..{self.n_labels - 1}")
+
+    def __repr__(self) -> str:
+        return f"CSRLabels(shape={self.shape}, nnz={self.nnz})"
+
+
+Labels = DenseLabels | CSRLabels
+
+
+def _as_labels(labels: Any) -> Labels:
+    if isinstance(labels, (DenseLabels, CSRLabels)):
+        return labels
+    if hasattr(labels, "tocsr") and hasattr(labels, "shape"):  # scipy.sparse, without importing scipy
+        return CSRLabels.from_scipy(labels)
+    arr = np.asarray(labels)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    return DenseLabels(arr)
+
+
+# ----- writing -----------------------------------------------------------------------------------
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.ndarray):
+        return [_jsonable(v) for v in obj.tolist()]
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def _normalise_regions(regions: pd.DataFrame, input_length: int | None, where: str) -> pd.DataFrame:
+    missing = [c for c in REQUIRED_COLUMNS if c not in regions.columns]
+    if missing:
+        raise StoreError(f"{where}: regions table lacks column(s) {', '.join(missing)} (need {', '.join(REQUIRED_COLUMNS)})")
+    df = regions.reset_index(drop=True).copy()
+    split = df["split"].astype(str).replace(SPLIT_ALIASES)
+    bad = ~split.isin(SPLITS)
+    if bad.any():
+        raise StoreError(f"{where}: split must be one of {', '.join(SPLITS)}, got {split[bad].iloc[0]!r} (row {int(np.argmax(bad.to_numpy()))})")
+    df["split"] = pd.Categorical(split, categories=list(SPLITS))
+    inline = "sequence" in df.columns
+    if not inline:
+        for col in ("start", "end"):
+            if not pd.api.types.is_integer_dtype(df[col]):
+                raise StoreError(f"{where}: column {col} must be integers, got {df[col].dtype}")
+            df[col] = df[col].astype(np.int64)
+        start, end = df["start"].to_numpy(), df["end"].to_numpy()
+        if (end < start).any():
+            i = int(np.argmax(end < start))
+            raise StoreError(f"{where}: row {i} has end {end[i]} < start {start[i]}")
+        if input_length is not None and len(df) and ((end - start) != input_length).any():
+            i = int(np.argmax((end - start) != input_length))
+            raise StoreError(f"{where}: row {i} spans {end[i] - start[i]} bp, the card's input_length is {input_length}")
+        strand = df["strand"].astype(str)
+        bad = ~strand.isin(["+", "-", "."])
+        if bad.any():
+            raise StoreError(f"{where}: strand must be '+', '-' or '.', got {strand[bad].iloc[0]!r}")
+        df["strand"] = pd.Categorical(strand, categories=["+", "-", "."])
+        if isinstance(df["chrom"].dtype, pd.CategoricalDtype):
+            df["chrom"] = df["chrom"].cat.remove_unused_categories()
+            df["chrom"] = df["chrom"].cat.rename_categories([str(c) for c in df["chrom"].cat.categories])
+        else:
+            df["chrom"] = df["chrom"].astype(str).astype("category")
+    else:
+        seqs = df["sequence"].astype(str)
+        lengths = seqs.str.len().to_numpy()
+        if input_length is not None and len(df) and (lengths != input_length).any():
+            i = int(np.argmax(lengths != input_length))
+            raise StoreError(f"{where}: sequence of row {i} has {lengths[i]} letters, the card's input_length is {input_length}")
+        codes = ASCII_TO_CODE[np.frombuffer("".join(seqs.tolist()).encode(), dtype=np.uint8)]
+        if (codes == INVALID).any():
+            raise StoreError(f"{where}: sequence column holds letters other than ACGTN/IUPAC codes")
+        df["sequence"] = seqs
+    return df
+
+
+class StoreWriter:
+    """Write a store atomically. Use as a context manager; call `finish` once at the end.
+
+        with StoreWriter(out) as w:
+            labels = w.dense_labels(n_rows, n_labels)   # optional: a NaN-filled memmap to fill
+            ...                                          # w.scratch: a temporary folder of your own
+            card = w.finish(card, regions)               # or w.finish(card, regions, labels=array)
+
+    Everything goes into a hidden `.NAME.tmp-*` folder beside `out`, renamed to `out` when the
+    `with` block ends without an error; on an error (or without `finish`) it is deleted.
+    """
+
+    def __init__(self, folder: str | os.PathLike, overwrite: bool = False) -> None:
+        self.folder = Path(folder)
+        self.overwrite = overwrite
+        self.tmp: Path | None = None
+        self._stack: contextlib.ExitStack | None = None
+        self._dense: np.memmap | None = None
+        self.card: dict | None = None
+
+    def __enter__(self) -> StoreWriter:
+        self._stack = contextlib.ExitStack()
+        self.tmp = self._stack.enter_context(atomic_dir(self.folder, overwrite=self.overwrite))
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        assert self._stack is not None
+        if exc_type is None and self.card is None:
+            err = StoreError(f"{self.folder}: store build ended without finish(); nothing was written")
+            self._stack.__exit__(StoreError, err, None)  # deletes the temporary folder
+            raise err
+        return bool(self._stack.__exit__(exc_type, exc, tb))
+
+    @property
+    def scratch(self) -> Path:
+        """A scratch folder inside the temporary store folder, deleted by `finish`."""
+        assert self.tmp is not None, "use StoreWriter as a context manager"
+        path = self.tmp / SCRATCH_DIR
+        path.mkdir(exist_ok=True)
+        return path
+
+    def dense_labels(self, n_rows: int, n_labels: int, fill: float = np.nan) -> np.memmap:
+        """Create labels.npy as a writable float32 memmap [n_rows, n_labels] filled with `fill`."""
+        assert self.tmp is not None, "use StoreWriter as a context manager"
+        mm = np.lib.format.open_memmap(self.tmp / DENSE_FILE, mode="w+", dtype=np.float32, shape=(n_rows, n_labels))
+        for b in range(0, n_rows, _FILL_ROWS):
+            mm[b : b + _FILL_ROWS] = fill
+        self._dense = mm
+        return mm
+
+    def finish(self, card: Mapping[str, Any], regions: pd.DataFrame, labels: Any = None) -> dict:
+        """Validate, write regions + labels + card; return the card as written."""
+        assert self.tmp is not None, "use StoreWriter as a context manager"
+        tmp, where = self.tmp, str(self.folder)
+        card = dict(card)
+        if not isinstance(card.get("task"), str) or not card["task"]:
+            raise StoreError(f"{where}: the card needs a task name")
+        label_info = dict(card.get("labels") or {})
+        kind = label_info.get("kind")
+        if kind not in LABEL_KINDS:
+            raise StoreError(f"{where}: labels.kind must be one of {', '.join(LABEL_KINDS)}, got {kind!r}")
+        input_length = card.get("input_length")
+        df = _normalise_regions(regions, input_length, where)
+
+        if labels is None:
+            if self._dense is None:
+                raise StoreError(f"{where}: no labels given and dense_labels() was not used")
+            self._dense.flush()
+            lab: Labels = DenseLabels(self._dense)
+        else:
+            lab = _as_labels(labels)
+        if len(lab) != len(df):
+            raise StoreError(f"{where}: {len(lab)} label rows for {len(df)} regions")
+        names = list(label_info.get("names") or [])
+        if len(names) != lab.shape[1]:
+            raise StoreError(f"{where}: {len(names)} label names for {lab.shape[1]} label columns")
+
+        if isinstance(lab, DenseLabels):
+            if labels is not None:
+                np.save(tmp / DENSE_FILE, np.ascontiguousarray(lab.array, dtype=np.float32))
+            label_files = [DENSE_FILE]
+            label_info.update(storage="dense", shape=list(lab.shape), dtype="float32", missing="NaN")
+        else:
+            lab.validate(where)
+            if self._dense is not None:  # dense_labels() was used but CSR labels were passed
+                del self._dense
+                self._dense = None
+                (tmp / DENSE_FILE).unlink(missing_ok=True)
+            np.save(tmp / INDPTR_FILE, np.asarray(lab.indptr, dtype=np.int64))
+            np.save(tmp / INDICES_FILE, np.asarray(lab.indices, dtype=np.int32))
+            label_files = [INDPTR_FILE, INDICES_FILE]
+            if lab.data is not None:
+                np.save(tmp / DATA_FILE, np.asarray(lab.data, dtype=np.float32))
+                label_files.append(DATA_FILE)
+            label_info.update(storage="csr", shape=list(lab.shape), dtype="float32", nnz=lab.nnz, implicit_value=1.0 if lab.data is None else None)
+        self._dense = None
+
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        pq.write_table(table, tmp / REGIONS_FILE, compression="zstd")
+
+        from dnabench import __version__
+
+        counts = {s: int(v) for s, v in df["split"].value_counts(sort=False).reindex(list(SPLITS), fill_value=0).items()}
+        files = {}
+        for name in [REGIONS_FILE, *label_files]:
+            path = tmp / name
+            files[name] = {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
+        head = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "task": card.pop("task"),
+            "dnabench_version": __version__,
+            "n_rows": len(df),
+            "counts": counts,
+            "sequence_source": "inline" if "sequence" in df.columns else "genome",
+        }
+        card.pop("labels", None)
+        for key in ("format", "format_version", "n_rows", "counts", "files", "dnabench_version", "sequence_source"):
+            card.pop(key, None)
+        full = {**head, **card, "labels": label_info, "files": files}
+        full = _jsonable(full)
+        shutil.rmtree(tmp / SCRATCH_DIR, ignore_errors=True)
+        (tmp / CARD_FILE).write_text(json.dumps(full, indent=1, allow_nan=False) + "\n")
+        self.card = full
+        return full
+
+
+def write_store(
+    folder: str | os.PathLike,
+    card: Mapping[str, Any],
+    regions_df: pd.DataFrame,
+    labels: Any,
+    overwrite: bool = False,
+) -> Store:
+    """Write a store in one call (see `StoreWriter` for builds that fill labels in place).
+
+    `card` needs at least `task` and `labels: {names, kind}` (kind: binary / regression /
+    multilabel); `input_length` when given is checked against every row. `labels` is a dense
+    [rows, labels] array (float32, NaN = missing), a `CSRLabels`, or a scipy.sparse matrix.
+    The format fields, counts per split, label storage and shape, and file checksums are filled in.
+    """
+    with StoreWriter(folder, overwrite=overwrite) as writer:
+        writer.finish(card, regions_df, labels)
+    return open_store(folder)
+
+
+# ----- reading -----------------------------------------------------------------------------------
+
+
+class Store:
+    """An opened store. Open with `open_store(folder)`."""
+
+    def __init__(self, path: Path, card: dict, regions: pd.DataFrame, labels: Labels) -> None:
+        self.path = path
+        self.card = card
+        self.regions = regions
+        self.labels = labels
+        self._split_cache: dict[str, np.ndarray] = {}
+        self._plan: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._inline: np.ndarray | None = None
+
+    # ----- description -----
+
+    @property
+    def task(self) -> str:
+        return self.card["task"]
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.card["n_rows"])
+
+    def __len__(self) -> int:
+        return self.n_rows
+
+    @property
+    def input_length(self) -> int | None:
+        value = self.card.get("input_length")
+        return None if value is None else int(value)
+
+    @property
+    def label_names(self) -> list[str]:
+        return list(self.card["labels"]["names"])
+
+    @property
+    def label_kind(self) -> str:
+        return self.card["labels"]["kind"]
+
+    @property
+    def n_labels(self) -> int:
+        return int(self.card["labels"]["shape"][1])
+
+    @property
+    def has_inline_sequences(self) -> bool:
+        return self.card.get("sequence_source") == "inline"
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{k} {v:,}" for k, v in self.card["counts"].items())
+        return f"Store({str(self.path)!r}, task={self.task}, {self.n_rows:,} rows ({counts}), {self.n_labels} labels {self.card['labels']['storage']})"
+
+    def summary(self) -> str:
+        """A few lines for `dnabench store info`."""
+        c = self.card
+        lines = [
+            repr(self),
+            f"input length {c.get('input_length')}, label kind {c['labels']['kind']}, metrics {', '.join(c.get('metrics') or [])}, loss {c.get('loss')}",
+        ]
+        genome = c.get("genome") or {}
+        if genome:
+            lines.append(f"genome {genome.get('build')} (source sha256 {genome.get('source_sha256')})")
+        rule = c.get("split_rule") or {}
+        if rule:
+            lines.append(f"split rule: {json.dumps(rule)}")
+        leak = c.get("leakage") or {}
+        if leak:
+            ident = leak.get("identical_sequences", {})
+            over = leak.get("overlapping_intervals", {})
+            lines.append(
+                f"leakage: {ident.get('rows', '?')} rows with a sequence also in another split, "
+                f"{over.get('rows', '?')} rows overlapping a region of another split"
+            )
+        return "\n".join(lines)
+
+    # ----- rows -----
+
+    def split_indices(self, split: str) -> np.ndarray:
+        """Row numbers (int64, ascending) of one split ("valid"/"validation" mean "val")."""
+        split = SPLIT_ALIASES.get(split, split)
+        if split not in SPLITS:
+            raise KeyError(f"unknown split {split!r}; splits are {', '.join(SPLITS)}")
+        if split not in self._split_cache:
+            codes = self.regions["split"].cat.codes.to_numpy()
+            self._split_cache[split] = np.flatnonzero(codes == SPLITS.index(split)).astype(np.int64)
+        return self._split_cache[split]
+
+    # ----- sequences -----
+
+    def check_genome(self, genome: Any) -> None:
+        """Refuse a genome cache built from another source file than the one the store was built on."""
+        expected = (self.card.get("genome") or {}).get("source_sha256")
+        got = (getattr(genome, "meta", {}) or {}).get("source", {}).get("sha256")
+        if expected and got and expected != got:
+            raise StoreError(
+                f"{self.path}: the store was built on a genome whose source has sha256 {expected}, "
+                f"but genome {genome.path} was indexed from sha256 {got}; pass the matching genome cache "
+                "(or check_genome=False to use it anyway)"
+            )
+
+    def _fetch_plan(self, genome: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._plan is None or self._plan[0] != id(genome):
+            chrom = self.regions["chrom"]
+            if not isinstance(chrom.dtype, pd.CategoricalDtype):
+                chrom = chrom.astype("category")
+            lookup = np.array([genome.resolve(str(name)) for name in chrom.cat.categories], dtype=np.int64)
+            ci = lookup[chrom.cat.codes.to_numpy()] if lookup.size else np.zeros(len(chrom), dtype=np.int64)
+            starts = self.regions["start"].to_numpy(dtype=np.int64)
+            minus = (self.regions["strand"].astype(str) == "-").to_numpy()
+            self._plan = (id(genome), ci, starts, minus)
+        return self._plan[1], self._plan[2], self._plan[3]
+
+    def _inline_codes(self) -> np.ndarray:
+        if self._inline is None:
+            seqs = self.regions["sequence"].astype(str).tolist()
+            length = self.input_length if self.input_length is not None else (len(seqs[0]) if seqs else 0)
+            raw = np.frombuffer("".join(seqs).encode(), dtype=np.uint8)
+            if raw.size != length * len(seqs):
+                raise StoreError(f"{self.path}: inline sequences are not all {length} bp")
+            self._inline = ASCII_TO_CODE[raw].reshape(len(seqs), length)
+        return self._inline
+
+    def sequences(self, rows: Any, genome: Any = None, check_genome: bool = True) -> np.ndarray:
+        """uint8 codes [len(rows), input_length]: one `fetch_batch` call, or the inline column."""
+        idx = _rows(rows, self.n_rows)
+        if self.has_inline_sequences:
+            return self._inline_codes()[idx]
+        if genome is None:
+            raise StoreError(f"{self.path}: this store holds coordinates only; pass the genome cache it was built on")
+        if check_genome:
+            self.check_genome(genome)
+        ci, starts, minus = self._fetch_plan(genome)
+        length = self.input_length
+        if length is None:
+            ends = self.regions["end"].to_numpy(dtype=np.int64)[idx]
+            return genome.fetch_batch(ci[idx], starts[idx], ends=ends, strands=minus[idx])
+        return genome.fetch_batch(ci[idx], starts[idx], length=length, strands=minus[idx])
+
+
+def _load_npy(path: Path, where: Path) -> np.ndarray:
+    try:
+        return np.load(path, mmap_mode="r")
+    except (ValueError, OSError, EOFError) as err:
+        raise StoreError(f"{where}: {path.name} is not a readable .npy file ({err})") from err
+
+
+def open_store(folder: str | os.PathLike, verify: bool = False) -> Store:
+    """Open and check a store folder; `verify=True` also re-hashes every file against the card."""
+    path = Path(folder)
+    card_path = path / CARD_FILE
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: no such store folder")
+    if not card_path.is_file():
+        raise StoreError(f"{path}: not a dataset store (no {CARD_FILE}); an interrupted build leaves none")
+    try:
+        card = json.loads(card_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise StoreError(f"{card_path}: damaged card, not valid JSON ({err})") from err
+    if not isinstance(card, dict) or card.get("format") != FORMAT:
+        raise StoreError(f"{card_path}: not a {FORMAT} card (format {card.get('format') if isinstance(card, dict) else None!r})")
+    version = card.get("format_version")
+    if version != FORMAT_VERSION:
+        newer = isinstance(version, int) and version > FORMAT_VERSION
+        hint = "written by a newer dnabench: upgrade" if newer else "rebuild it with this dnabench"
+        raise StoreError(f"{card_path}: store format version {version!r}, this dnabench reads version {FORMAT_VERSION} ({hint})")
+    for key in ("task", "n_rows", "counts", "labels", "files"):
+        if key not in card:
+            raise StoreError(f"{card_path}: damaged card, no {key!r} field")
+    files = card["files"]
+    for name, info in files.items():
+        fpath = path / name
+        if not fpath.is_file():
+            raise StoreError(f"{path}: file {name} listed in the card is missing")
+        size = fpath.stat().st_size
+        if size != info.get("bytes"):
+            raise StoreError(f"{fpath}: {size} bytes, the card records {info.get('bytes')} (damaged or replaced)")
+        if verify:
+            digest = sha256_file(fpath)
+            if digest != info.get("sha256"):
+                raise StoreError(f"{fpath}: sha256 {digest}, the card records {info.get('sha256')}")
+    n_rows = int(card["n_rows"])
+    if REGIONS_FILE not in files:
+        raise StoreError(f"{card_path}: damaged card, {REGIONS_FILE} not listed")
+    try:
+        meta_rows = pq.ParquetFile(path / REGIONS_FILE).metadata.num_rows
+    except (pa.ArrowException, OSError) as err:
+        raise StoreError(f"{path / REGIONS_FILE}: unreadable Parquet ({err})") from err
+    if meta_rows != n_rows:
+        raise StoreError(f"{path / REGIONS_FILE}: {meta_rows} rows, the card records {n_rows}")
+
+    info = card["labels"]
+    shape = tuple(int(v) for v in info.get("shape", ()))
+    if len(shape) != 2 or shape[0] != n_rows:
+        raise StoreError(f"{card_path}: label shape {list(shape)} does not match {n_rows} rows")
+    if len(info.get("names", [])) != shape[1]:
+        raise StoreError(f"{card_path}: {len(info.get('names', []))} label names for {shape[1]} labels")
+    storage = info.get("storage")
+    labels: Labels
+    if storage == "dense":
+        arr = _load_npy(path / DENSE_FILE, path)
+        if arr.shape != shape or arr.dtype != np.float32:
+            raise StoreError(f"{path / DENSE_FILE}: {arr.dtype} {list(arr.shape)}, the card says float32 {list(shape)}")
+        labels = DenseLabels(arr)
+    elif storage == "csr":
+        indptr = _load_npy(path / INDPTR_FILE, path)
+        indices = _load_npy(path / INDICES_FILE, path)
+        data = _load_npy(path / DATA_FILE, path) if DATA_FILE in files else None
+        if indptr.shape != (n_rows + 1,) or indptr.dtype != np.int64:
+            raise StoreError(f"{path / INDPTR_FILE}: {indptr.dtype} {list(indptr.shape)}, expected int64 [{n_rows + 1}]")
+        if indices.ndim != 1 or indices.dtype != np.int32:
+            raise StoreError(f"{path / INDICES_FILE}: {indices.dtype} {list(indices.shape)}, expected int32 [nnz]")
+        labels = CSRLabels(indptr, indices, shape[1], data)
+        labels.validate(str(path), full=verify)
+        if "nnz" in info and labels.nnz != int(info["nnz"]):
+            raise StoreError(f"{path}: {labels.nnz} stored labels, the card records {info['nnz']}")
+    else:
+        raise StoreError(f"{card_path}: unknown label storage {storage!r} (dense or csr)")
+
+    regions = pq.read_table(path / REGIONS_FILE).to_pandas()
+    missing = [c for c in REQUIRED_COLUMNS if c not in regions.columns]
+    if missing:
+        raise StoreError(f"{path / REGIONS_FILE}: lacks column(s) {', '.join(missing)}")
+    split = regions["split"]
+    if not isinstance(split.dtype, pd.CategoricalDtype) or list(split.cat.categories) != list(SPLITS):
+        split = pd.Categorical(split.astype(str), categories=list(SPLITS))
+        if pd.isna(split).any():
+            raise StoreError(f"{path / REGIONS_FILE}: split values other than {', '.join(SPLITS)}")
+        regions["split"] = split
+    counts = regions["split"].value_counts(sort=False).reindex(list(SPLITS), fill_value=0)
+    for name in SPLITS:
+        if int(counts[name]) != int(card["counts"].get(name, 0)):
+            raise StoreError(f"{path}: {int(counts[name])} {name} rows, the card records {card['counts'].get(name)}")
+    return Store(path, card, regions, labels)
+

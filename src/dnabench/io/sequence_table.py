@@ -1,0 +1,132 @@
+"""Sequence tables: CSV / TSV / Parquet with a `sequence` column and label columns (GUE's format).
+
+The quickest way to train: no genome, no store, just sequences and labels. Sequences become
+the same uint8 codes the genome cache returns (right-padded with N to the longest), so every
+model and loader downstream sees one input format.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dnabench.alphabet import ASCII_TO_CODE, INVALID
+from dnabench.io.files import InputError
+
+SPLITS = ("train", "val", "test")
+SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val", "dev": "val", "test": "test"}
+
+
+@dataclass
+class SequenceTable:
+    """Codes [N, L] uint8, labels [N, K] float32 (NaN = missing), label names, split of each row."""
+
+    codes: np.ndarray
+    labels: np.ndarray
+    label_names: list[str]
+    split: np.ndarray
+    lengths: np.ndarray
+    source: str
+
+    def indices(self, split: str) -> np.ndarray:
+        return np.flatnonzero(self.split == split)
+
+    def counts(self) -> dict[str, int]:
+        return {s: int((self.split == s).sum()) for s in SPLITS}
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """A CSV, TSV (by extension, gzip allowed) or Parquet file as a DataFrame."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    name = path.name.lower().removesuffix(".gz")
+    try:
+        if name.endswith(".parquet") or name.endswith(".pq"):
+            return pd.read_parquet(path)
+        sep = "\t" if name.endswith((".tsv", ".txt", ".tab")) else ","
+        return pd.read_csv(path, sep=sep)
+    except (ValueError, OSError) as err:
+        raise InputError(path, f"cannot read as a table ({err})") from err
+
+
+def encode_sequences(sequences: pd.Series | list[str], source: str = "<sequences>", length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Strings -> codes [N, L] right-padded with N, and the true lengths. One pass, no per-base Python."""
+    seqs = pd.Series(sequences, dtype="object")
+    if seqs.isna().any():
+        row = int(np.flatnonzero(seqs.isna().to_numpy())[0])
+        raise InputError(source, f"empty sequence in row {row + 1}", row + 2)
+    lengths = seqs.str.len().to_numpy(dtype=np.int64)
+    width = int(length if length is not None else (lengths.max() if lengths.size else 0))
+    if lengths.size and lengths.min() == lengths.max() == width:
+        raw = np.frombuffer("".join(seqs.tolist()).encode("ascii", errors="replace"), dtype=np.uint8).reshape(len(seqs), width)
+    else:
+        raw = np.frombuffer("".join(s[:width].ljust(width, "N") for s in seqs.tolist()).encode("ascii", errors="replace"), dtype=np.uint8)
+        raw = raw.reshape(len(seqs), width)
+    codes = ASCII_TO_CODE[raw]
+    bad = codes == INVALID
+    if bad.any():
+        row, col = (int(x) for x in np.argwhere(bad)[0])
+        raise InputError(source, f"invalid letter {chr(raw[row, col])!r} at position {col + 1} of row {row + 1}", row + 2)
+    return codes, np.minimum(lengths, width)
+
+
+def load_sequence_table(
+    path: str | os.PathLike,
+    label_columns: list[str] | None = None,
+    split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
+    length: int | None = None,
+) -> SequenceTable:
+    """Read a sequence table; without a `split` column, rows are split 80/10/10 by `seed`.
+
+    Label columns default to every numeric column other than `sequence` and `split`.
+    Line numbers in errors count the header as line 1 (CSV/TSV).
+    """
+    path = Path(path)
+    frame = read_table(path)
+    columns = {c.lower(): c for c in frame.columns}
+    if "sequence" not in columns:
+        raise InputError(path, f"no 'sequence' column (columns: {', '.join(map(str, frame.columns))})")
+    if frame.empty:
+        raise InputError(path, "no rows")
+    seq_col = columns["sequence"]
+    split_col = columns.get("split")
+    if label_columns is None:
+        label_columns = [
+            c for c in frame.columns if c not in (seq_col, split_col) and pd.api.types.is_numeric_dtype(frame[c])
+        ]
+    missing = [c for c in label_columns if c not in frame.columns]
+    if missing:
+        raise InputError(path, f"label columns not found: {missing}")
+    if not label_columns:
+        raise InputError(path, "no numeric label column next to 'sequence'")
+    codes, lengths = encode_sequences(frame[seq_col], str(path), length)
+    labels = frame[label_columns].to_numpy(dtype=np.float32)
+    if split_col is not None:
+        split = frame[split_col].astype(str).str.lower().map(SPLIT_ALIASES)
+        if split.isna().any():
+            row = int(np.flatnonzero(split.isna().to_numpy())[0])
+            raise InputError(path, f"split {frame[split_col].iloc[row]!r} is not train/val/test", row + 2)
+        split = split.to_numpy(dtype=object).astype(str)
+    else:
+        split = random_split(len(frame), split_fractions, seed)
+    return SequenceTable(codes, labels, [str(c) for c in label_columns], split, lengths, str(path))
+
+
+def random_split(n: int, fractions: tuple[float, float, float], seed: int) -> np.ndarray:
+    """Assign n rows to train/val/test in the given fractions, by a seeded permutation."""
+    if len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-6 or min(fractions) < 0:
+        raise ValueError(f"split fractions must be three non-negative numbers summing to 1, got {fractions}")
+    order = np.random.default_rng(seed).permutation(n)
+    n_train = int(round(fractions[0] * n))
+    n_val = int(round(fractions[1] * n))
+    split = np.empty(n, dtype="<U5")
+    split[order[:n_train]] = "train"
+    split[order[n_train : n_train + n_val]] = "val"
+    split[order[n_train + n_val :]] = "test"
+    return split

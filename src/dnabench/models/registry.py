@@ -1,0 +1,70 @@
+"""Model registry: ``build_model(name, config or kwargs)`` for ``transformer``, ``cnn_fc``, ``cnn_lstm``."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from dnabench.models.base import DNAModel
+from dnabench.models.cnn import CNNFCModel, CNNLSTMModel
+from dnabench.models.config import config_from_dict, config_with
+from dnabench.models.transformer import TransformerModel
+
+#: model name -> DNAModel subclass (its ``config_class`` is the config dataclass)
+MODELS: dict[str, type[DNAModel]] = {}
+
+
+def register_model(cls: type[DNAModel]) -> type[DNAModel]:
+    """Class decorator / call: make ``cls`` buildable and loadable by ``cls.name``."""
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} has no name")
+    MODELS[cls.name] = cls
+    return cls
+
+
+for _cls in (TransformerModel, CNNFCModel, CNNLSTMModel):
+    register_model(_cls)
+
+
+def model_class(name: str) -> type[DNAModel]:
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(sorted(MODELS))}")
+    return MODELS[name]
+
+
+def make_config(name: str, config: Any = None, **kwargs: Any) -> Any:
+    """The config dataclass of model ``name``: ``config`` (a dataclass or dict) with flat overrides.
+
+    Flat keyword names are routed to the part that owns them, e.g. for ``transformer``:
+    ``tokenizer`` / ``k`` -> frontend, ``hidden_size`` / ``positions`` -> encoder,
+    ``num_outputs`` / ``output`` -> head.
+    """
+    cls = model_class(name).config_class
+    if isinstance(config, dict):
+        config = config_from_dict(cls, config)
+    if config is not None and not isinstance(config, cls):
+        raise TypeError(f"model {name!r} takes a {cls.__name__}, got {type(config).__name__}")
+    if config is None or kwargs:
+        config = config_with(cls, config, **kwargs)
+    return config
+
+
+def build_model(name: str, config: Any = None, *, tokenizer: Optional[Any] = None, **kwargs: Any) -> DNAModel:
+    """Build a model by name from its config dataclass, a dict, flat keyword options, or a mix.
+
+    ``build_model("transformer", tokenizer="kmer", positions="relative", num_outputs=919)``: see
+    :func:`make_config` for the routing. ``tokenizer`` is either the front end's kind (a string)
+    or a tokenizer object (needed for BPE, whose vocabulary comes from training), from which
+    the kind and its parameters are taken.
+    """
+    cls = model_class(name)
+    if isinstance(tokenizer, str):  # the front end's kind, e.g. build_model("transformer", tokenizer="kmer")
+        kwargs["tokenizer"] = tokenizer
+        tokenizer = None
+    elif tokenizer is not None and cls is TransformerModel and config is None:
+        # Take the kind and its parameters (k, stride) from the tokenizer object.
+        kwargs.setdefault("tokenizer", tokenizer.name)
+        params = tokenizer.config()
+        for key in ("k", "stride"):
+            if key in params:
+                kwargs.setdefault(key, params[key])
+    return cls(make_config(name, config, **kwargs), tokenizer=tokenizer)

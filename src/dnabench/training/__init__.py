@@ -1,0 +1,1 @@
+"""Supervised training, evaluation and prediction on top of Lightning."""

@@ -1,0 +1,88 @@
+"""Training configuration: one typed dataclass, read from YAML and command-line flags, saved with the run."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+
+Precision = Literal["auto", "32", "bf16-mixed", "16-mixed", "bf16-true"]
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run. Unknown keys in a YAML file are an error."""
+
+    data: str = ""
+    model: str = "transformer"
+    #: options of the model, routed by dnabench.models.build_model (e.g. tokenizer, positions, hidden_size)
+    model_options: dict[str, Any] = field(default_factory=dict)
+    out: str = ""
+    genome: Optional[str] = None
+    init: Optional[str] = None
+    tokenizer_path: Optional[str] = None
+    max_epochs: int = 10
+    max_steps: int = -1
+    batch_size: int = 64
+    lr: float = 1e-4
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.05
+    grad_clip: float = 1.0
+    seed: int = 0
+    devices: str = "auto"
+    num_nodes: int = 1
+    accelerator: str = "auto"
+    precision: Precision = "auto"
+    patience: int = 5
+    num_workers: int = 0
+    reverse_complement_augment: bool = False
+    checkpoint_every_steps: int = 0
+    val_check_interval: float = 1.0
+    loss: Optional[str] = None
+    compile: bool = False
+    deterministic: bool = False
+    wandb_project: Optional[str] = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("max_epochs", "batch_size", "num_nodes", "patience"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not 0 <= self.warmup_fraction < 1:
+            raise ValueError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction}")
+        if self.precision not in Precision.__args__:  # type: ignore[attr-defined]
+            raise ValueError(f"precision must be one of {Precision.__args__}, got {self.precision!r}")  # type: ignore[attr-defined]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "config") -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
+        return cls(**data)
+
+
+def load_config(path: str | os.PathLike | None, overrides: dict[str, Any]) -> TrainConfig:
+    """A YAML file (optional) with command-line overrides on top; None overrides are ignored."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        loaded = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: expected a mapping of option: value")
+        data.update(loaded)
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainConfig.from_dict(data, where=str(path) if path else "options")
+
+
+def save_config(config: TrainConfig, path: str | os.PathLike) -> None:
+    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))

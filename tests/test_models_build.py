@@ -1,0 +1,168 @@
+"""Every model kind builds from typed configs and trains (forward + backward) at 500 and 1000 bp."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+import torch
+
+from dnabench.models import (
+    CNNFCConfig,
+    ConvStackConfig,
+    EncoderConfig,
+    FrontendConfig,
+    HeadConfig,
+    TransformerConfig,
+    build_model,
+    make_config,
+)
+from dnabench.tokenize import get_tokenizer, train_bpe
+
+TOKENIZERS = ("onehot", "kmer", "patch", "bpe")
+POSITIONS = ("rotary", "relative", "absolute")
+TINY = dict(hidden_size=32, num_layers=2, num_heads=4, ffn_size=48, max_positions=1024, dropout=0.1)
+TINY_CNN = dict(channels=(8, 12), kernel_size=8, pool_size=4, lstm_hidden=6, fc_size=16)
+
+
+@functools.lru_cache(maxsize=1)
+def tiny_bpe():
+    rng = np.random.default_rng(0)
+    return train_bpe([rng.integers(0, 4, (64, 1000), dtype=np.uint8)], vocab_size=128)
+
+
+def tokenizer_for(kind: str):
+    return tiny_bpe() if kind == "bpe" else kind
+
+
+def codes(batch: int, length: int, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 5, (batch, length), generator=g, dtype=torch.uint8)
+
+
+def train_step(model, length: int) -> torch.Tensor:
+    batch = model.encode(codes(3, length))
+    logits = model(batch.ids, batch.attention_mask)
+    assert logits.shape == (3, model.config.head.num_outputs)
+    assert torch.isfinite(logits).all()
+    logits.float().pow(2).mean().backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None for g in grads), "every parameter gets a gradient"
+    assert any(g.abs().sum() > 0 for g in grads)
+    return logits
+
+
+@pytest.mark.parametrize("length", [500, 1000])
+@pytest.mark.parametrize("positions", POSITIONS)
+@pytest.mark.parametrize("kind", TOKENIZERS)
+def test_transformer_forward_backward(kind, positions, length):
+    torch.manual_seed(0)
+    model = build_model("transformer", tokenizer=tokenizer_for(kind), positions=positions, num_outputs=5, **TINY)
+    assert model.config.frontend.tokenizer == kind
+    train_step(model, length)
+    batch = model.encode(codes(2, length))
+    rep = model.embed(batch.ids, batch.attention_mask)
+    assert rep.shape == (2, 32)
+
+
+@pytest.mark.parametrize("length", [500, 1000])
+@pytest.mark.parametrize("name", ["cnn_fc", "cnn_lstm"])
+def test_cnn_forward_backward(name, length):
+    torch.manual_seed(0)
+    options = dict(TINY_CNN)
+    options.pop("fc_size" if name == "cnn_lstm" else "lstm_hidden")
+    model = build_model(name, seq_len=length, num_outputs=4, **options)
+    train_step(model, length)
+    expected = 16 if name == "cnn_fc" else 12
+    assert model.embed(model.encode(codes(2, length)).ids).shape == (2, expected)
+
+
+def test_cnn_accepts_cls_column_and_rejects_wrong_length():
+    model = build_model("cnn_fc", seq_len=500, channels=(4,), fc_size=8).eval()
+    c = codes(2, 500)
+    plain = model(model.tokenizer.encode(c, add_cls=False).ids)
+    with_cls = model(model.tokenizer.encode(c, add_cls=True).ids)
+    assert torch.equal(plain, with_cls)
+    with pytest.raises(ValueError, match="seq_len"):
+        model(model.tokenizer.encode(codes(2, 400), add_cls=False).ids)
+
+
+def test_onehot_frontend_pools_tokens():
+    model = build_model("transformer", tokenizer="onehot", **TINY)
+    states, mask = model.hidden_states(model.encode(codes(2, 1000)).ids)
+    assert states.shape == (2, 1 + 250, 32) and mask is None
+    states, _ = model.hidden_states(model.encode(codes(2, 998)).ids)
+    assert states.shape == (2, 1 + 250, 32)  # ceil(998 / 4)
+
+
+def test_default_parameter_counts():
+    """The paper's model: 4 x 512, 8 heads, GEGLU FFN 1344, 4-patch + Conv1d(7), rotary."""
+    model = build_model("transformer", num_outputs=1)
+    h, f, layers, vocab = 512, 1344, 4, 4 + 5**4
+    per_layer = (h * 3 * h + 3 * h) + (h * h + h) + (h * 2 * f + 2 * f) + (f * h + h) + 4 * h
+    frontend = vocab * h + (h * h * 7 + h)
+    head = (h * h + h) + (h + 1)
+    assert model.num_parameters() == frontend + layers * per_layer + 2 * h + head
+    assert model.num_parameters(exclude_embeddings=True) == model.num_parameters() - vocab * h
+    cfg = model.config
+    assert (cfg.encoder.num_layers, cfg.encoder.hidden_size, cfg.encoder.num_heads) == (4, 512, 8)
+    assert cfg.encoder.activation == "geglu" and cfg.encoder.positions == "rotary"
+    assert cfg.frontend.tokenizer == "patch" and cfg.frontend.k == 4 and cfg.frontend.conv_kernel == 7
+    # DeepSEA-sized CNN baselines at 1000 bp.
+    fc = build_model("cnn_fc")
+    conv = (4 * 320 * 8 + 320 * 2) + (320 * 480 * 8 + 480 * 2) + (480 * 960 * 8 + 960 * 2)
+    assert fc.config.conv.output_length() == 13
+    assert fc.num_parameters() == conv + (960 * 13 * 925 + 925) + (925 * 925 + 925) + (925 + 1)
+    lstm = build_model("cnn_lstm")
+    lstm_params = 2 * (4 * 320 * (960 + 320) + 8 * 320)
+    assert lstm.num_parameters() == conv + lstm_params + (640 * 640 + 640) + (640 + 1)
+
+
+def test_config_routing_and_defaults():
+    cfg = make_config("transformer", tokenizer="kmer", positions="relative", hidden_size=64, num_heads=4, num_outputs=7)
+    assert isinstance(cfg, TransformerConfig)
+    assert cfg.frontend == FrontendConfig(tokenizer="kmer", k=5, stride=1, vocab_size=4 + 4**5)
+    assert cfg.encoder.positions == "relative" and cfg.encoder.hidden_size == 64
+    assert cfg.head.num_outputs == 7
+    # Overrides on top of a config; switching tokenizer re-derives k and vocab.
+    cfg2 = make_config("transformer", cfg, tokenizer="patch")
+    assert cfg2.frontend.k == 4 and cfg2.frontend.vocab_size == 629 and cfg2.frontend.conv_kernel == 7
+    assert cfg2.encoder.hidden_size == 64
+    # Same kind again keeps the given k.
+    assert make_config("transformer", make_config("transformer", tokenizer="kmer", k=3), tokenizer="kmer").frontend.k == 3
+    # Whole parts and dicts.
+    cfg3 = make_config("cnn_fc", {"conv": {"seq_len": 500}, "head": {"num_outputs": 2}})
+    assert cfg3 == CNNFCConfig(conv=ConvStackConfig(seq_len=500), head=HeadConfig(num_outputs=2))
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: EncoderConfig(positions="rope"), "positions must be one of 'rotary', 'relative', 'absolute'"),
+        (lambda: EncoderConfig(activation="swiglu"), "activation must be one of"),
+        (lambda: EncoderConfig(hidden_size=100, num_heads=8), "divisible by num_heads"),
+        (lambda: EncoderConfig(dropout=1.5), "dropout must be a float in"),
+        (lambda: FrontendConfig(tokenizer="bytes"), "tokenizer must be one of"),
+        (lambda: FrontendConfig(tokenizer="kmer", vocab_size=99), "vocab_size of a kmer front end must be 1028"),
+        (lambda: FrontendConfig(tokenizer="bpe", k=3), "k applies to kmer and patch"),
+        (lambda: FrontendConfig(tokenizer="patch", conv_kernel=6), "must be odd"),
+        (lambda: HeadConfig(output="logit"), "output must be one of 'probability', 'value'"),
+        (lambda: ConvStackConfig(seq_len=40), "too short"),
+        (lambda: make_config("transformer", hidden=3), "unknown option"),
+        (lambda: build_model("resnet"), "unknown model 'resnet'"),
+        (lambda: build_model("transformer", tokenizer="bpe"), "needs its trained tokenizer"),
+        (lambda: build_model("transformer", tokenizer=get_tokenizer("kmer", k=3), k=5), "does not match|vocab_size"),
+    ],
+)
+def test_config_errors_are_clear(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_bpe_vocab_from_tokenizer_and_reglu():
+    tok = tiny_bpe()
+    model = build_model("transformer", tokenizer=tok, activation="reglu", **TINY)
+    assert model.config.frontend.vocab_size == tok.vocab_size
+    assert model.needs_attention_mask
+    assert model.encoder.blocks[0].ffn.inp.out_features == 2 * 48
