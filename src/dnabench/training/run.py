@@ -117,8 +117,11 @@ def _devices(config: TrainConfig) -> int | str | list[int]:
     return int(value)
 
 
-def train(config: TrainConfig, resume: Path | None = None) -> Path:
-    """Fit, then test the best checkpoint; returns the run folder. `resume` continues a run folder."""
+def train(config: TrainConfig, resume: Path | None = None, callbacks: list[Callback] | None = None) -> Path:
+    """Fit, then test the best checkpoint; returns the run folder. `resume` continues a run folder.
+
+    `callbacks` are extra Lightning callbacks (a throughput meter, a custom logger).
+    """
     out = Path(config.out)
     if not config.out:
         raise ValueError("--out RUN is required")
@@ -159,6 +162,7 @@ def train(config: TrainConfig, resume: Path | None = None) -> Path:
         EarlyStopping(monitor=monitor, mode="max", patience=config.patience, check_finite=False, strict=False),
         InterruptCheckpoint(ckpt_dir / "interrupted.ckpt"),
         LearningRateMonitor(logging_interval="step"),
+        *(callbacks or []),
     ]
     if config.progress:
         from lightning.pytorch.callbacks import RichProgressBar
