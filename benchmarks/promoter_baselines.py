@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -29,7 +30,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="keep the run folders here")
     args = parser.parse_args()
-    out = Path(args.out or tempfile.mkdtemp(prefix="promoters-"))
+    # DDP workers re-run this script: they inherit the folder through the environment.
+    out = Path(args.out or os.environ.setdefault("DNABENCH_PROMOTER_RUNS", tempfile.mkdtemp(prefix="promoters-")))
     rows = []
     for model in args.models:
         t0 = time.perf_counter()
@@ -37,6 +39,8 @@ def main() -> None:
                                 batch_size=args.batch, lr=args.lr, seed=args.seed, devices=args.devices, patience=6, progress=False))
         metrics = json.loads((run / "metrics.json").read_text())
         rows.append((model, metrics, time.perf_counter() - t0))
+    if os.environ.get("LOCAL_RANK", "0") != "0":
+        return
     import torch
 
     card = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"

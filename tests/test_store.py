@@ -273,9 +273,10 @@ def test_store_dataset_batches(tmp_path, genome):
         del genome.fetch_batch
     assert len(calls) == 1
     seen = []
-    for codes_t, labels_t in make_loader(ds, batch_size=8, shuffle=True, seed=1):
-        assert codes_t.dtype == torch.uint8 and labels_t.dtype == torch.float32
-        seen.extend(labels_t[:, 0].tolist())
+    for batch in make_loader(ds, batch_size=8, shuffle=True, seed=1):
+        assert batch["codes"].dtype == torch.uint8 and batch["labels"].dtype == torch.float32
+        np.testing.assert_array_equal(batch["labels"].numpy(), labels[train_rows[batch["index"].numpy()]])
+        seen.extend(batch["labels"][:, 0].tolist())
     assert sorted(seen) == sorted(labels[train_rows, 0].tolist())
     # the plain DataLoader with automatic batching works too (one fetch per batch via __getitems__)
     plain = next(iter(torch.utils.data.DataLoader(ds, batch_size=5)))

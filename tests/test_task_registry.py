@@ -10,14 +10,14 @@ from dnabench.tasks.promvary import build_promfix, build_promvary
 
 
 def test_all_tasks_have_specs():
-    assert set(TASKS) == {"promvary", "promfix", "methyl96", "track7878", "geneexp", "causalsnp", "mpraprom"}
+    assert set(TASKS) == {"promvary", "promfix", "methyl96", "track7878", "deepsea", "geneexp", "causalsnp", "mpraprom"}
     for spec in TASKS.values():
         assert spec.label_kind in ("binary", "regression", "multilabel")
         assert set(spec.metrics) <= {"auroc", "auprc", "spearman"}
         assert spec.loss in ("bce", "masked_bce", "focal", "mse")
         assert spec.output_activation in ("sigmoid", "identity")
-        assert spec.split_rule["kind"] in ("random", "chromosome", "position")
-        if spec.split_rule["kind"] != "chromosome":
+        assert spec.split_rule["kind"] in ("random", "chromosome", "position", "given")
+        if spec.split_rule["kind"] in ("random", "position"):
             assert sum(spec.split_rule["fractions"].values()) == pytest.approx(1.0)
         if spec.label_kind in ("binary", "multilabel"):
             assert spec.metrics == ("auroc", "auprc")
@@ -44,7 +44,10 @@ def test_builders_resolve():
     assert get_task("promvary").build_function() is build_promvary
     assert get_task("promfix").build_function() is build_promfix
     assert get_task("methyl96").build_function() is build_methyl96
-    assert {t.name for t in list_tasks(available_only=True)} == {"promvary", "promfix", "methyl96"}
+    from dnabench.tasks.track7878 import build_track7878
+
+    assert get_task("track7878").build_function() is build_track7878
+    assert {t.name for t in list_tasks(available_only=True)} == {"promvary", "promfix", "methyl96", "deepsea", "track7878"}
     with pytest.raises(NotImplementedError):
         get_task("geneexp").build_function()
     with pytest.raises(KeyError, match="tasks:"):

@@ -79,3 +79,17 @@ def one_hot(codes: np.ndarray, dtype: type = np.float32) -> np.ndarray:
     """[..., L] codes -> [..., L, 4] one-hot; N (and anything >= 4) is all zeros."""
     eye = np.vstack([np.eye(NUM_BASES, dtype=dtype), np.zeros((256 - NUM_BASES, NUM_BASES), dtype=dtype)])
     return eye[np.asarray(codes, dtype=np.uint8)]
+
+
+def shift_codes(codes: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """Each row i moved by shifts[i] bases (out[i, j] = codes[i, j + shift]), N where that leaves the row.
+
+    For sequences held without their genome (tables, DeepSEA's files), where a shifted window
+    has no real flank to show.
+    """
+    length = codes.shape[1]
+    src = np.arange(length, dtype=np.int64)[None, :] + np.asarray(shifts, dtype=np.int64)[:, None]
+    inside = (src >= 0) & (src < length)
+    out = np.take_along_axis(codes, np.clip(src, 0, length - 1), axis=1)
+    out[~inside] = N
+    return out

@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from dnabench import __version__
@@ -175,6 +176,8 @@ def train(
     num_nodes: Annotated[Optional[int], typer.Option()] = None,
     precision: Annotated[Optional[str], typer.Option(help="auto | 32 | bf16-mixed | 16-mixed.")] = None,
     num_workers: Annotated[Optional[int], typer.Option(help="DataLoader worker processes.")] = None,
+    shift: Annotated[Optional[int], typer.Option("--shift", help="Shift augmentation: move training windows by up to this many bases.")] = None,
+    rc: Annotated[Optional[bool], typer.Option("--rc/--no-rc", help="Reverse-complement augmentation: flip half the training windows.")] = None,
     checkpoint_every_steps: Annotated[Optional[int], typer.Option(help="Also checkpoint every N steps (0: every epoch).")] = None,
     compile: Annotated[Optional[bool], typer.Option("--compile/--no-compile", help="torch.compile the model.")] = None,
     progress: Annotated[Optional[bool], typer.Option("--progress/--no-progress")] = None,
@@ -187,7 +190,7 @@ def train(
         "data": data, "model": model, "out": str(out) if out else None, "init": init, "tokenizer_path": tokenizer_path,
         "genome": genome, "max_epochs": max_epochs, "max_steps": max_steps, "batch_size": batch_size, "lr": lr,
         "seed": seed, "devices": devices, "num_nodes": num_nodes, "precision": precision, "num_workers": num_workers,
-        "checkpoint_every_steps": checkpoint_every_steps, "compile": compile, "progress": progress,
+        "max_shift": shift, "reverse_complement_augment": rc, "checkpoint_every_steps": checkpoint_every_steps, "compile": compile, "progress": progress,
     }
     if resume is not None:
         run = _run(lambda: resume_run(resume, {k: v for k, v in overrides.items() if k in ("max_epochs", "max_steps", "devices", "num_workers", "progress")}))
@@ -272,7 +275,7 @@ def _run(fn):
     try:
         return fn()
     except (InputError, StoreError, UnknownChromosomeError, NonFiniteLossError, FileNotFoundError, FileExistsError, ValueError) as err:
-        console.print(f"[red]error:[/] {err}")
+        console.print(f"[red]error:[/] {escape(str(err))}", soft_wrap=True)
         raise typer.Exit(2) from None
 
 

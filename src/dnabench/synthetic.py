@@ -97,3 +97,45 @@ def make_genome(
     sites = pd.DataFrame(rows, columns=["chrom", "start", "end", "name", "score", "strand"])
     sites = sites.sort_values(["chrom", "start"], kind="stable").reset_index(drop=True)
     return SyntheticGenome(sequences, softmask, sites)
+
+
+#: hg19 chromosome sizes (UCSC hg19.chrom.sizes, primary assembly), for builds that simulate hg19 scale.
+HG19_SIZES = {
+    "chr1": 249_250_621, "chr2": 243_199_373, "chr3": 198_022_430, "chr4": 191_154_276, "chr5": 180_915_260,
+    "chr6": 171_115_067, "chr7": 159_138_663, "chr8": 146_364_022, "chr9": 141_213_431, "chr10": 135_534_747,
+    "chr11": 135_006_516, "chr12": 133_851_895, "chr13": 115_169_878, "chr14": 107_349_540, "chr15": 102_531_392,
+    "chr16": 90_354_753, "chr17": 81_195_210, "chr18": 78_077_248, "chr19": 59_128_983, "chr20": 63_025_520,
+    "chr21": 48_129_895, "chr22": 51_304_566, "chrX": 155_270_560, "chrY": 59_373_566,
+}
+
+
+def sizes_only_genome(out: str | os.PathLike, sizes: dict[str, int]):
+    """A genome cache with the given chromosome sizes whose sequence is all A (code 0).
+
+    The sequence file is sparse (one truncate, no data written), so a 3 Gbp layout costs no disk
+    and no time: enough for builds that need chromosome names and lengths, such as labelling
+    bins from peak files, in tests and benchmarks.
+    """
+    import json
+
+    from dnabench.io.genome import FORMAT, FORMAT_VERSION, META_FILE, SEQUENCE_FILE, Genome, chromosome_aliases
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    records, offset = [], 0
+    for name, length in sizes.items():
+        records.append({"name": name, "length": int(length), "offset": offset, "mask_offset": 0, "n_count": 0})
+        offset += int(length)
+    with open(out / SEQUENCE_FILE, "wb") as f:
+        f.truncate(offset)
+    meta = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "source": {"path": None, "format": "sizes", "compressed": False, "bytes": 0, "sha256": None},
+        "total_length": offset,
+        "softmask": False,
+        "chromosomes": records,
+        "aliases": chromosome_aliases(list(sizes)),
+    }
+    (out / META_FILE).write_text(json.dumps(meta, indent=1))
+    return Genome.open(out)

@@ -1,8 +1,8 @@
 """Dataset stores (card + regions table + labels), leakage reports, and batch access for training.
 
 `dnabench.data.store` holds the on-disk format; `dnabench.data.leakage` the split-leakage counts
-written into every card; `dnabench.data.dataset` the torch `Dataset` over a store (it imports
-torch, the other two do not).
+written into every card; `dnabench.data.dataset` batch access over a store (`StoreSource`,
+the torch `StoreDataset`, `make_loader`; it imports torch, the other two do not).
 """
 
 from dnabench.data.store import (

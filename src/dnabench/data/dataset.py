@@ -1,44 +1,127 @@
-"""A torch `Dataset` over one split of a store, with whole-batch gathering.
+"""Batch access to a store: `StoreSource` (rows of the whole store) and `StoreDataset` (one split).
 
 Indexing one sample at a time costs a Python call per sample; at 15,000 samples/s that is the
-bottleneck. So `StoreDataset.get_batch(indices)` gathers a whole batch with one
-`Genome.fetch_batch` call and one label gather, and `BatchIndexSampler` hands the DataLoader
-arrays of indices (use it as the `sampler` with `batch_size=None`, see `make_loader`). Each
-batch is (codes uint8 [B, L], labels float32 [B, n_labels]): bytes, not one-hot floats, go to
-the GPU.
+bottleneck. So `get_batch(indices)` gathers a whole batch with one `Genome.fetch_batch` call
+(or one read of the stored codes) and one label gather, and `make_loader` hands the DataLoader
+whole batches through the training loader (`dnabench.training.loader`): one sampler, one batch
+format, one augmentation path for library users and for `dnabench train`.
+
+Codes are uint8 [B, L] (bytes, not one-hot floats, go to the GPU). Labels are float32
+[B, n_labels], except 0/1 labels kept as CSR (Track7878), which come as uint8: a dense float32
+row of 7878 labels is 31.5 KB a sample, and writing it dominated the batch (see
+docs/performance.md). Training goes further and sends them as CSR pieces (`label_pieces`),
+densified on the GPU.
 
 Pickling (DataLoader workers under spawn/forkserver) sends only paths: the genome cache and the
-store are opened again in the worker, never copied.
+store are opened again, memory-mapped, in the worker, never copied.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 try:  # torch is a dependency of dnabench, but keep the store usable without it
     from torch.utils.data import Dataset as _TorchDataset
-    from torch.utils.data import Sampler as _TorchSampler
 except ImportError:  # pragma: no cover
     _TorchDataset = object  # type: ignore[misc,assignment]
-    _TorchSampler = object  # type: ignore[misc,assignment]
 
-from dnabench.data.store import SPLIT_ALIASES, SPLITS, Store, open_store
+from dnabench.data.store import SPLIT_ALIASES, SPLITS, CSRLabels, Store, open_store
 
-__all__ = ["StoreDataset", "BatchIndexSampler", "make_loader"]
+__all__ = ["StoreSource", "StoreDataset", "make_loader", "binary_rows"]
 
 
-class StoreDataset(_TorchDataset):
-    """One split of a store: `ds[i]` -> (codes uint8 [L], labels float32 [n_labels]).
+def binary_rows(counts: np.ndarray, columns: np.ndarray, n_labels: int) -> np.ndarray:
+    """uint8 [len(counts), n_labels] from CSR pieces (set labels per row, their columns): one flat scatter."""
+    out = np.zeros((counts.size, n_labels), dtype=np.uint8)
+    out.reshape(-1)[np.repeat(np.arange(counts.size, dtype=np.int64) * n_labels, counts) + columns] = 1
+    return out
 
-    `ds[array]` or `ds.get_batch(array)` -> (codes [B, L], labels [B, n_labels]) in one call.
+
+class StoreSource:
+    """Gathers a batch of store rows: one genome fetch (or stored-codes read), one label gather.
+
+    Pickles as paths. `label_dtype` "auto" gives uint8 for 0/1 CSR labels, float32 otherwise.
+    `rows` (optional) maps batch indices to store rows (a split); None: indices are store rows.
+    """
+
+    def __init__(self, store: Store, genome: Any = None, label_dtype: str = "auto", rows: np.ndarray | None = None) -> None:
+        if label_dtype not in ("auto", "float32"):
+            raise ValueError(f"label_dtype must be 'auto' or 'float32', got {label_dtype!r}")
+        self.store = store
+        self.genome = genome
+        self.label_dtype = label_dtype
+        self.rows = rows
+        labels = store.labels
+        #: 0/1 labels kept as CSR: a batch can carry them as (counts, columns), densified on the GPU
+        self.sparse_labels = isinstance(labels, CSRLabels) and labels.data is None
+        if self.sparse_labels:  # plain ndarray views: np.memmap's __getitem__ costs more than the gather
+            self._indptr = np.asarray(labels.indptr).view(np.ndarray)  # type: ignore[union-attr]
+            self._columns = np.asarray(labels.indices).view(np.ndarray)  # type: ignore[union-attr]
+
+    def store_rows(self, indices: Any) -> np.ndarray:
+        """Store rows (int64) of batch indices; negative indices count from the end."""
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        n = self.store.n_rows if self.rows is None else self.rows.size
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            raise IndexError(f"index out of range for {n} rows")
+        if idx.size and idx.min() < 0:
+            idx = np.where(idx < 0, idx + n, idx)
+        return idx if self.rows is None else self.rows[idx]
+
+    def sequences(self, indices: Any, shifts: Any = None) -> np.ndarray:
+        """uint8 codes [B, L]; `shifts` moves each window along the genome (N beyond the sequence)."""
+        return self.store.sequences(self.store_rows(indices), self.genome, check_genome=False, shifts=shifts)
+
+    def label_pieces(self, indices: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(counts int64 [B], columns int32 [nnz]) of 0/1 CSR labels, row after row: no dense matrix."""
+        if not self.sparse_labels:
+            raise ValueError(f"{self.store.path}: labels are not 0/1 CSR labels")
+        rows = self.store_rows(indices)
+        begin = self._indptr[rows]
+        counts = self._indptr[rows + 1] - begin
+        # entry j of the batch is columns[begin[r] + j - first[r]] for its row r
+        first = np.cumsum(counts) - counts
+        return counts, self._columns[np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(begin - first, counts)]
+
+    def labels(self, indices: Any) -> np.ndarray:
+        """Dense labels [B, n_labels]: uint8 for 0/1 CSR labels (unless label_dtype="float32"), else float32."""
+        if self.sparse_labels and self.label_dtype == "auto":
+            return binary_rows(*self.label_pieces(indices), self.store.n_labels)
+        return self.store.labels.dense(self.store_rows(indices))
+
+    def get_batch(self, indices: Any, shifts: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """(codes uint8 [B, L], dense labels [B, n_labels])."""
+        return self.sequences(indices, shifts), self.labels(indices)
+
+    def __getstate__(self) -> dict:
+        return {
+            "store": str(self.store.path),
+            "genome": None if self.genome is None else str(self.genome.path),
+            "label_dtype": self.label_dtype,
+            "rows": self.rows,
+        }
+
+    def __setstate__(self, state: dict) -> None:
+        from dnabench.io.genome import open_genome
+
+        genome = open_genome(state["genome"]) if state["genome"] else None
+        StoreSource.__init__(self, open_store(state["store"]), genome, state.get("label_dtype", "auto"), state.get("rows"))
+
+
+class StoreDataset(StoreSource, _TorchDataset):
+    """One split of a store: `ds[i]` -> (codes uint8 [L], labels [n_labels]).
+
+    `ds[array]` or `ds.get_batch(array)` -> (codes [B, L], labels [B, n_labels]) in one call;
+    a DataLoader with `batch_size=B` gathers each batch in one call too (`__getitems__`).
     Indices are positions within the split; `ds.rows` maps them to store rows.
     """
 
-    def __init__(self, store: Store | str | os.PathLike, split: str, genome: Any = None, check_genome: bool = True) -> None:
+    def __init__(
+        self, store: Store | str | os.PathLike, split: str, genome: Any = None, check_genome: bool = True, label_dtype: str = "auto"
+    ) -> None:
         if not isinstance(store, Store):
             store = open_store(store)
         split = SPLIT_ALIASES.get(split, split)
@@ -52,88 +135,31 @@ class StoreDataset(_TorchDataset):
             raise ValueError(f"{store.path}: this store holds coordinates only; pass its genome cache")
         if genome is not None and check_genome:
             store.check_genome(genome)
-        self.store = store
+        super().__init__(store, genome, label_dtype, store.split_indices(split))
         self.split = split
-        self.genome = genome
-        self.rows = store.split_indices(split)
 
     def __len__(self) -> int:
-        return int(self.rows.size)
-
-    def get_batch(self, indices: Any) -> tuple[np.ndarray, np.ndarray]:
-        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
-        if idx.size and (idx.min() < 0 or idx.max() >= self.rows.size):
-            raise IndexError(f"index out of range for split {self.split!r} of {self.rows.size} rows")
-        rows = self.rows[idx]
-        codes = self.store.sequences(rows, self.genome, check_genome=False)
-        labels = self.store.labels.dense(rows)
-        return codes, labels
+        return int(self.rows.size)  # type: ignore[union-attr]
 
     def __getitem__(self, index: Any) -> tuple[np.ndarray, np.ndarray]:
         if np.ndim(index) == 0:
-            i = int(index)
-            if i < 0:
-                i += len(self)
-            codes, labels = self.get_batch([i])
+            codes, labels = self.get_batch([int(index)])
             return codes[0], labels[0]
         return self.get_batch(index)
 
     def __getitems__(self, indices: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """torch's DataLoader(ds, batch_size=B) calls this: one fetch for the batch, then per-sample
+        """torch's DataLoader(ds, batch_size=B) calls this: one gather for the batch, then per-sample
         tuples for the default collate. `make_loader` avoids even that split and restacking."""
         codes, labels = self.get_batch(indices)
         return list(zip(codes, labels))
 
     def __getstate__(self) -> dict:
-        return {
-            "store_path": str(self.store.path),
-            "split": self.split,
-            "genome_path": None if self.genome is None else str(self.genome.path),
-        }
+        return {**super().__getstate__(), "rows": None, "split": self.split}  # rows come back from the split
 
     def __setstate__(self, state: dict) -> None:
-        genome = None
-        if state["genome_path"] is not None:
-            from dnabench.io.genome import open_genome
-
-            genome = open_genome(state["genome_path"])
-        self.__init__(open_store(state["store_path"]), state["split"], genome, check_genome=False)  # type: ignore[misc]
-
-
-class BatchIndexSampler(_TorchSampler):
-    """Yields int64 index arrays of `batch_size` (shuffled per epoch by `seed` + epoch)."""
-
-    def __init__(self, n: int, batch_size: int, shuffle: bool = True, seed: int = 0, drop_last: bool = False) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.n = int(n)
-        self.batch_size = int(batch_size)
-        self.shuffle = shuffle
-        self.seed = seed
-        self.drop_last = drop_last
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return self.n // self.batch_size if self.drop_last else -(-self.n // self.batch_size)
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        order = (
-            np.random.default_rng([self.seed, self.epoch]).permutation(self.n)
-            if self.shuffle
-            else np.arange(self.n, dtype=np.int64)
-        )
-        for i in range(len(self)):
-            yield order[i * self.batch_size : (i + 1) * self.batch_size]
-
-
-def batch_to_torch(batch: tuple[np.ndarray, np.ndarray]) -> tuple[Any, Any]:
-    import torch
-
-    codes, labels = batch
-    return torch.from_numpy(np.ascontiguousarray(codes)), torch.from_numpy(np.ascontiguousarray(labels))
+        super().__setstate__(state)
+        self.split = state["split"]
+        self.rows = self.store.split_indices(self.split)
 
 
 def make_loader(
@@ -143,21 +169,20 @@ def make_loader(
     seed: int = 0,
     drop_last: bool = False,
     num_workers: int = 0,
-    pin_memory: bool = False,
+    pin_memory: bool | None = None,
+    reverse_complement: bool = False,
+    max_shift: int = 0,
+    sparse_labels: bool = False,
 ) -> Any:
-    """A DataLoader yielding (codes uint8 tensor [B, L], labels float32 tensor [B, n_labels]).
+    """A DataLoader of whole batches: dicts of codes uint8 [B, L], labels [B, n_labels], index int64 [B].
 
-    Each batch is one `get_batch` call (sampler of index arrays, batch_size=None).
+    The training loader (`dnabench.training.loader.batch_loader`): shuffled by (seed, epoch) (call
+    `loader.sampler.set_epoch(e)`), sharded over DDP ranks, augmentation drawn per batch.
+    `sparse_labels` sends 0/1 CSR labels as pieces; `training.loader.dense_labels` densifies them.
     """
-    from torch.utils.data import DataLoader
+    from dnabench.training.loader import batch_loader
 
-    sampler = BatchIndexSampler(len(dataset), batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last)
-    return DataLoader(
-        dataset,
-        sampler=sampler,
-        batch_size=None,
-        collate_fn=batch_to_torch,
-        num_workers=num_workers,
-        pin_memory=pin_memory,
-        persistent_workers=num_workers > 0,
+    return batch_loader(
+        dataset, np.arange(len(dataset)), batch_size, shuffle, seed, num_workers, reverse_complement, drop_last, max_shift,
+        pin_memory, sparse_labels,
     )

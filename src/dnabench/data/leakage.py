@@ -123,7 +123,11 @@ def overlaps_across_splits(
     chrom: pd.Series | np.ndarray, start: np.ndarray, end: np.ndarray, split_codes: np.ndarray, splits: Sequence[str]
 ) -> dict:
     """Overlapping pairs of intervals in different splits, and the rows involved (strand-agnostic)."""
-    chrom_codes, _ = pd.factorize(pd.Series(chrom).astype(str))
+    chrom = pd.Series(chrom)
+    if isinstance(chrom.dtype, pd.CategoricalDtype):  # millions of rows: no per-row strings
+        chrom_codes = chrom.cat.codes.to_numpy()
+    else:
+        chrom_codes, _ = pd.factorize(chrom.astype(str))
     base = chrom_codes.astype(np.int64) * _CHROM_STRIDE + _POS_OFFSET
     ks = base + np.asarray(start, dtype=np.int64)
     ke = base + np.asarray(end, dtype=np.int64)

@@ -8,9 +8,13 @@ A store is one folder of plain formats that other tools can read too:
                             every other file (written last: a folder without it is not a store)
     regions.parquet         one row per sample: chrom, start, end, strand, split (+ task columns);
                             a `sequence` column only where there is no reference genome
+    codes.npy               optional uint8 [rows, input_length] base codes (A0 C1 G2 T3 N4) for
+                            big sets that come as sequences, not coordinates (DeepSEA's .mat
+                            files); memory-mapped, so a batch is one fancy-index read
     labels.npy              dense labels: float32 [rows, labels], NaN = missing (memory-mapped), or
     labels_indptr.npy       sparse labels (CSR): int64 [rows + 1] row pointers,
-    labels_indices.npy      int32 [nnz] label indices of the positives,
+    labels_indices.npy      int32 [nnz] label indices of the positives (int16 when streamed with
+                            fewer than 32768 labels: half the size at Track7878's billions),
     labels_data.npy         optional float32 [nnz] values (absent: every stored value is 1)
 
 Dense storage suits few labels or labels with missing values (PromVary: 1, Methyl96: 96);
@@ -42,7 +46,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dnabench.alphabet import ASCII_TO_CODE, INVALID
+from dnabench.alphabet import ASCII_TO_CODE, INVALID, shift_codes
 from dnabench.io.files import atomic_dir
 
 __all__ = [
@@ -71,6 +75,7 @@ DENSE_FILE = "labels.npy"
 INDPTR_FILE = "labels_indptr.npy"
 INDICES_FILE = "labels_indices.npy"
 DATA_FILE = "labels_data.npy"
+CODES_FILE = "codes.npy"
 SCRATCH_DIR = ".scratch"
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
@@ -242,6 +247,66 @@ class CSRLabels:
 
 Labels = DenseLabels | CSRLabels
 
+_NPY_HEADER_BYTES = 128
+
+
+def _write_npy_header(f: Any, dtype: np.dtype, length: int) -> None:
+    """A version-1.0 .npy header for a 1-D array, padded to a fixed 128 bytes.
+
+    Written by hand (not through np.save) so a file of unknown final length can be appended to
+    and its header rewritten in place at the end, instead of copying gigabytes into a new file.
+    """
+    body = repr({"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": (int(length),)})
+    pad = _NPY_HEADER_BYTES - 10 - len(body) - 1
+    f.write(b"\x93NUMPY\x01\x00" + (len(body) + pad + 1).to_bytes(2, "little") + body.encode() + b" " * pad + b"\n")
+
+
+class CSRWriter:
+    """Streams CSR labels into the store folder: `append(counts, indices)` per chunk of rows.
+
+    `counts[i]` labels of the chunk's row i are set; `indices` holds them row after row. Memory is
+    one chunk; indices go straight to labels_indices.npy, whose header is fixed up at `close`.
+    """
+
+    def __init__(self, folder: Path, n_labels: int) -> None:
+        self.folder = folder
+        self.n_labels = int(n_labels)
+        self.dtype = np.dtype(np.int16 if self.n_labels <= np.iinfo(np.int16).max else np.int32)
+        self._indices = open(folder / INDICES_FILE, "wb")
+        _write_npy_header(self._indices, self.dtype, 0)
+        self._counts: list[np.ndarray] = []
+        self.nnz = 0
+        self.rows = 0
+
+    def append(self, counts: np.ndarray, indices: np.ndarray) -> None:
+        counts = np.asarray(counts, dtype=np.int64)
+        indices = np.asarray(indices)
+        if int(counts.sum()) != indices.size:
+            raise ValueError(f"row counts add up to {int(counts.sum())} but {indices.size} indices were given")
+        if indices.size and (indices.min() < 0 or indices.max() >= self.n_labels):
+            raise ValueError(f"label index out of range 0..{self.n_labels - 1}")
+        self._indices.write(np.ascontiguousarray(indices, dtype=self.dtype).tobytes())
+        self._counts.append(counts.astype(np.int32) if counts.size and counts.max() < 2**31 else counts)
+        self.nnz += indices.size
+        self.rows += counts.size
+
+    def close(self) -> CSRLabels:
+        """Finish the files; returns the labels, memory-mapped."""
+        self._indices.seek(0)
+        _write_npy_header(self._indices, self.dtype, self.nnz)
+        self._indices.close()
+        indptr = np.lib.format.open_memmap(self.folder / INDPTR_FILE, mode="w+", dtype=np.int64, shape=(self.rows + 1,))
+        indptr[0] = 0
+        at, total = 1, 0
+        for counts in self._counts:
+            block = np.cumsum(counts, dtype=np.int64) + total
+            indptr[at : at + block.size] = block
+            at += block.size
+            total = int(block[-1]) if block.size else total
+        indptr.flush()
+        self._counts = []
+        return CSRLabels(indptr, np.load(self.folder / INDICES_FILE, mmap_mode="r"), self.n_labels)
+
 
 def _as_labels(labels: Any) -> Labels:
     if isinstance(labels, (DenseLabels, CSRLabels)):
@@ -275,18 +340,36 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def _normalise_regions(regions: pd.DataFrame, input_length: int | None, where: str) -> pd.DataFrame:
+def _categorical(column: pd.Series, categories: list[str], aliases: dict, what: str, where: str) -> pd.Series:
+    """The column as a Categorical of exactly `categories`; millions of rows that already are
+    one (a streamed build's) are checked through their few categories, not row by row."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        names = [aliases.get(str(c), str(c)) for c in column.cat.categories]
+        unknown = [n for n, used in zip(names, np.bincount(column.cat.codes[column.cat.codes >= 0], minlength=len(names)) > 0) if used and n not in categories]
+        if not unknown and not (column.cat.codes < 0).any():
+            lookup = np.array([categories.index(n) if n in categories else -1 for n in names], dtype=np.int8)
+            return pd.Series(pd.Categorical.from_codes(lookup[column.cat.codes.to_numpy()], categories=categories))
+    values = column.astype(str).replace(aliases)
+    bad = ~values.isin(categories)
+    if bad.any():
+        quoted = ", ".join(repr(c) for c in categories)
+        raise StoreError(f"{where}: {what} must be one of {quoted}, got {values[bad].iloc[0]!r} (row {int(np.argmax(bad.to_numpy()))})")
+    return pd.Series(pd.Categorical(values, categories=categories))
+
+
+def _normalise_regions(regions: pd.DataFrame, input_length: int | None, where: str, coordinates: bool = True) -> pd.DataFrame:
     missing = [c for c in REQUIRED_COLUMNS if c not in regions.columns]
     if missing:
         raise StoreError(f"{where}: regions table lacks column(s) {', '.join(missing)} (need {', '.join(REQUIRED_COLUMNS)})")
     df = regions.reset_index(drop=True).copy()
-    split = df["split"].astype(str).replace(SPLIT_ALIASES)
-    bad = ~split.isin(SPLITS)
-    if bad.any():
-        raise StoreError(f"{where}: split must be one of {', '.join(SPLITS)}, got {split[bad].iloc[0]!r} (row {int(np.argmax(bad.to_numpy()))})")
-    df["split"] = pd.Categorical(split, categories=list(SPLITS))
+    df["split"] = _categorical(df["split"], list(SPLITS), SPLIT_ALIASES, "split", where)
     inline = "sequence" in df.columns
-    if not inline:
+    if not coordinates:  # sequences are stored: coordinates are informative only (may be placeholders)
+        df["chrom"] = df["chrom"].astype(str).astype("category")
+        df["strand"] = pd.Categorical(df["strand"].astype(str), categories=["+", "-", "."])
+        for col in ("start", "end"):
+            df[col] = df[col].astype(np.int64)
+    elif not inline:
         for col in ("start", "end"):
             if not pd.api.types.is_integer_dtype(df[col]):
                 raise StoreError(f"{where}: column {col} must be integers, got {df[col].dtype}")
@@ -298,11 +381,7 @@ def _normalise_regions(regions: pd.DataFrame, input_length: int | None, where: s
         if input_length is not None and len(df) and ((end - start) != input_length).any():
             i = int(np.argmax((end - start) != input_length))
             raise StoreError(f"{where}: row {i} spans {end[i] - start[i]} bp, the card's input_length is {input_length}")
-        strand = df["strand"].astype(str)
-        bad = ~strand.isin(["+", "-", "."])
-        if bad.any():
-            raise StoreError(f"{where}: strand must be '+', '-' or '.', got {strand[bad].iloc[0]!r}")
-        df["strand"] = pd.Categorical(strand, categories=["+", "-", "."])
+        df["strand"] = _categorical(df["strand"], ["+", "-", "."], {}, "strand", where)
         if isinstance(df["chrom"].dtype, pd.CategoricalDtype):
             df["chrom"] = df["chrom"].cat.remove_unused_categories()
             df["chrom"] = df["chrom"].cat.rename_categories([str(c) for c in df["chrom"].cat.categories])
@@ -339,6 +418,8 @@ class StoreWriter:
         self.tmp: Path | None = None
         self._stack: contextlib.ExitStack | None = None
         self._dense: np.memmap | None = None
+        self._codes: np.memmap | None = None
+        self._csr: CSRWriter | None = None
         self.card: dict | None = None
 
     def __enter__(self) -> StoreWriter:
@@ -371,6 +452,21 @@ class StoreWriter:
         self._dense = mm
         return mm
 
+    def codes(self, n_rows: int, length: int) -> np.memmap:
+        """Create codes.npy as a writable uint8 memmap [n_rows, length] (filled with N) for stored sequences."""
+        assert self.tmp is not None, "use StoreWriter as a context manager"
+        mm = np.lib.format.open_memmap(self.tmp / CODES_FILE, mode="w+", dtype=np.uint8, shape=(n_rows, length))
+        for b in range(0, n_rows, _FILL_ROWS):
+            mm[b : b + _FILL_ROWS] = 4
+        self._codes = mm
+        return mm
+
+    def csr_labels(self, n_labels: int) -> CSRWriter:
+        """A writer that streams sparse labels to disk chunk by chunk (rows in store order)."""
+        assert self.tmp is not None, "use StoreWriter as a context manager"
+        self._csr = CSRWriter(self.tmp, n_labels)
+        return self._csr
+
     def finish(self, card: Mapping[str, Any], regions: pd.DataFrame, labels: Any = None) -> dict:
         """Validate, write regions + labels + card; return the card as written."""
         assert self.tmp is not None, "use StoreWriter as a context manager"
@@ -383,13 +479,21 @@ class StoreWriter:
         if kind not in LABEL_KINDS:
             raise StoreError(f"{where}: labels.kind must be one of {', '.join(LABEL_KINDS)}, got {kind!r}")
         input_length = card.get("input_length")
-        df = _normalise_regions(regions, input_length, where)
+        if self._codes is not None:
+            if input_length is not None and self._codes.shape[1] != int(input_length):
+                raise StoreError(f"{where}: codes are {self._codes.shape[1]} bp, the card's input_length is {input_length}")
+            input_length = card["input_length"] = int(self._codes.shape[1])
+        df = _normalise_regions(regions, input_length, where, coordinates=self._codes is None)
+        if self._codes is not None and len(self._codes) != len(df):
+            raise StoreError(f"{where}: {len(self._codes)} stored sequences for {len(df)} regions")
 
-        if labels is None:
+        if labels is None and self._csr is not None:
+            lab: Labels = self._csr.close()
+        elif labels is None:
             if self._dense is None:
                 raise StoreError(f"{where}: no labels given and dense_labels() was not used")
             self._dense.flush()
-            lab: Labels = DenseLabels(self._dense)
+            lab = DenseLabels(self._dense)
         else:
             lab = _as_labels(labels)
         if len(lab) != len(df):
@@ -409,14 +513,19 @@ class StoreWriter:
                 del self._dense
                 self._dense = None
                 (tmp / DENSE_FILE).unlink(missing_ok=True)
-            np.save(tmp / INDPTR_FILE, np.asarray(lab.indptr, dtype=np.int64))
-            np.save(tmp / INDICES_FILE, np.asarray(lab.indices, dtype=np.int32))
+            if labels is not None:  # streamed labels are already in place
+                np.save(tmp / INDPTR_FILE, np.asarray(lab.indptr, dtype=np.int64))
+                np.save(tmp / INDICES_FILE, np.asarray(lab.indices, dtype=np.int32))
             label_files = [INDPTR_FILE, INDICES_FILE]
             if lab.data is not None:
                 np.save(tmp / DATA_FILE, np.asarray(lab.data, dtype=np.float32))
                 label_files.append(DATA_FILE)
             label_info.update(storage="csr", shape=list(lab.shape), dtype="float32", nnz=lab.nnz, implicit_value=1.0 if lab.data is None else None)
         self._dense = None
+        if self._codes is not None:
+            self._codes.flush()
+            self._codes = None
+            label_files.append(CODES_FILE)
 
         table = pa.Table.from_pandas(df, preserve_index=False)
         pq.write_table(table, tmp / REGIONS_FILE, compression="zstd")
@@ -435,7 +544,7 @@ class StoreWriter:
             "dnabench_version": __version__,
             "n_rows": len(df),
             "counts": counts,
-            "sequence_source": "inline" if "sequence" in df.columns else "genome",
+            "sequence_source": "codes" if CODES_FILE in label_files else ("inline" if "sequence" in df.columns else "genome"),
         }
         card.pop("labels", None)
         for key in ("format", "format_version", "n_rows", "counts", "files", "dnabench_version", "sequence_source"):
@@ -481,6 +590,7 @@ class Store:
         self._split_cache: dict[str, np.ndarray] = {}
         self._plan: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
         self._inline: np.ndarray | None = None
+        self.codes: np.ndarray | None = None  # codes.npy, memory-mapped, for stores of stored sequences
 
     # ----- description -----
 
@@ -514,7 +624,8 @@ class Store:
 
     @property
     def has_inline_sequences(self) -> bool:
-        return self.card.get("sequence_source") == "inline"
+        """True when the store holds its sequences (inline column or codes.npy): no genome needed."""
+        return self.card.get("sequence_source") in ("inline", "codes")
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{k} {v:,}" for k, v in self.card["counts"].items())
@@ -590,21 +701,41 @@ class Store:
             self._inline = ASCII_TO_CODE[raw].reshape(len(seqs), length)
         return self._inline
 
-    def sequences(self, rows: Any, genome: Any = None, check_genome: bool = True) -> np.ndarray:
-        """uint8 codes [len(rows), input_length]: one `fetch_batch` call, or the inline column."""
+    def sequences(self, rows: Any, genome: Any = None, check_genome: bool = True, shifts: Any = None) -> np.ndarray:
+        """uint8 codes [len(rows), input_length]: one `fetch_batch` call, or the stored sequences.
+
+        `shifts` (int per row) moves each window along the genome (positive: downstream of the
+        + strand); a stored sequence is moved within itself and filled with N, since no flanks exist.
+        """
         idx = _rows(rows, self.n_rows)
+        if shifts is not None:
+            shifts = np.broadcast_to(np.asarray(shifts, dtype=np.int64), idx.shape)
         if self.has_inline_sequences:
-            return self._inline_codes()[idx]
+            codes = self.codes if self.codes is not None else self._inline_codes()
+            if idx.size > 1 and (np.diff(idx) < 0).any():  # a memmap reads fastest in ascending order
+                order = np.argsort(idx, kind="stable")
+                out = np.empty((idx.size, codes.shape[1]), dtype=np.uint8)
+                out[order] = codes[idx[order]]
+            else:
+                out = np.asarray(codes[idx])
+            if shifts is None or not shifts.any():
+                return out
+            return shift_codes(out, shifts)
         if genome is None:
             raise StoreError(f"{self.path}: this store holds coordinates only; pass the genome cache it was built on")
         if check_genome:
             self.check_genome(genome)
         ci, starts, minus = self._fetch_plan(genome)
         length = self.input_length
+        begin = starts[idx] if shifts is None else starts[idx] + shifts
         if length is None:
             ends = self.regions["end"].to_numpy(dtype=np.int64)[idx]
-            return genome.fetch_batch(ci[idx], starts[idx], ends=ends, strands=minus[idx])
-        return genome.fetch_batch(ci[idx], starts[idx], length=length, strands=minus[idx])
+            if shifts is not None:
+                ends = ends + shifts
+            return genome.fetch_batch(ci[idx], begin, ends=ends, strands=minus[idx])
+        return genome.fetch_batch(ci[idx], begin, length=length, strands=minus[idx])
+
+
 
 
 def _load_npy(path: Path, where: Path) -> np.ndarray:
@@ -677,8 +808,8 @@ def open_store(folder: str | os.PathLike, verify: bool = False) -> Store:
         data = _load_npy(path / DATA_FILE, path) if DATA_FILE in files else None
         if indptr.shape != (n_rows + 1,) or indptr.dtype != np.int64:
             raise StoreError(f"{path / INDPTR_FILE}: {indptr.dtype} {list(indptr.shape)}, expected int64 [{n_rows + 1}]")
-        if indices.ndim != 1 or indices.dtype != np.int32:
-            raise StoreError(f"{path / INDICES_FILE}: {indices.dtype} {list(indices.shape)}, expected int32 [nnz]")
+        if indices.ndim != 1 or indices.dtype not in (np.int16, np.int32):
+            raise StoreError(f"{path / INDICES_FILE}: {indices.dtype} {list(indices.shape)}, expected int32 or int16 [nnz]")
         labels = CSRLabels(indptr, indices, shape[1], data)
         labels.validate(str(path), full=verify)
         if "nnz" in info and labels.nnz != int(info["nnz"]):
@@ -700,5 +831,14 @@ def open_store(folder: str | os.PathLike, verify: bool = False) -> Store:
     for name in SPLITS:
         if int(counts[name]) != int(card["counts"].get(name, 0)):
             raise StoreError(f"{path}: {int(counts[name])} {name} rows, the card records {card['counts'].get(name)}")
-    return Store(path, card, regions, labels)
+    store = Store(path, card, regions, labels)
+    if card.get("sequence_source") == "codes":
+        if CODES_FILE not in files:
+            raise StoreError(f"{card_path}: damaged card, {CODES_FILE} not listed")
+        codes = _load_npy(path / CODES_FILE, path)
+        length = store.input_length
+        if codes.dtype != np.uint8 or codes.ndim != 2 or codes.shape[0] != n_rows or (length is not None and codes.shape[1] != length):
+            raise StoreError(f"{path / CODES_FILE}: {codes.dtype} {list(codes.shape)}, expected uint8 [{n_rows}, {length}]")
+        store.codes = codes
+    return store
 

@@ -1,7 +1,8 @@
 """Multi-head self-attention through ``scaled_dot_product_attention`` (or FlexAttention for a bias).
 
-One fused Linear makes q, k and v; rotary is applied to q and k together; q, k, v go to SDPA as
-contiguous ``[B, H, T, D]`` tensors. Without padding and without a bias ``attn_mask`` is None,
+One Linear holds q, k and v; each is computed from its slice of the weight (the backward then
+sums three input gradients instead of concatenating three activation-sized ones) and reaches
+SDPA as a ``[B, H, T, D]`` view of a ``[B, T, H, D]`` tensor, with no transposing copy. Without padding and without a bias ``attn_mask`` is None,
 so the GPU can use its FlashAttention kernel. A relative-position bias goes through
 FlexAttention with a ``score_mod`` on CUDA (no ``[B, H, T, T]`` tensor is built) and through
 SDPA with an exact float bias elsewhere.
@@ -122,14 +123,13 @@ class MultiHeadAttention(nn.Module):
         ``flex_bias`` [H, 2T - 1] (+ ``flex_key_mask`` [B, T]) selects FlexAttention."""
         batch, length, _ = x.shape
         heads, dim = self.num_heads, self.head_dim
-        # [B, T, 3, H, D] -> [3, B, H, T, D]: one copy makes q, k, v contiguous per head.
-        qkv = self.qkv(x).view(batch, length, 3, heads, dim).permute(2, 0, 3, 1, 4)
+        weights = self.qkv.weight.chunk(3, dim=0)
+        biases = self.qkv.bias.chunk(3) if self.qkv.bias is not None else (None, None, None)
+        q, k, v = (F.linear(x, w, b).view(batch, length, heads, dim) for w, b in zip(weights, biases))
         if cos is not None and sin is not None:
-            qk = apply_rotary(qkv[:2], cos, sin)  # cos [T, D/2] broadcasts over [2, B, H, T, D/2]
-            q, k = qk.unbind(0)
-            v = qkv[2].contiguous()
-        else:
-            q, k, v = qkv.contiguous().unbind(0)
+            cos, sin = cos[:, None, :], sin[:, None, :]  # [T, 1, D/2] broadcasts over [B, T, H, D/2]
+            q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # [B, H, T, D] views
         dropout_p = self.dropout if self.training else 0.0
         if flex_bias is not None:
             out = flex_relative_attention(q, k, v, flex_bias, flex_key_mask)

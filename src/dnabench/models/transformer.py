@@ -24,7 +24,12 @@ from dnabench.models.positions import (
 
 
 class FeedForward(nn.Module):
-    """Gated FFN: one Linear makes both halves (GEGLU: gelu(a) * b; ReGLU: relu(a) * b)."""
+    """Gated FFN: one Linear holds both halves (GEGLU: gelu(a) * b; ReGLU: relu(a) * b).
+
+    The halves are computed from slices of the weight, not by splitting one big output: the
+    backward then never concatenates two activation-sized gradients (a [tokens, 2 x ffn] copy),
+    only two weight-sized ones, which made the compiled train step faster on an H100.
+    """
 
     def __init__(self, hidden_size: int, ffn_size: int, activation: str, bias: bool = True) -> None:
         super().__init__()
@@ -34,13 +39,11 @@ class FeedForward(nn.Module):
         self.out = nn.Linear(ffn_size, hidden_size, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.inp(x)
-        if self.gated:
-            a, b = h.chunk(2, dim=-1)
-            h = self.act(a) * b
-        else:
-            h = self.act(h)
-        return self.out(h)
+        if not self.gated:
+            return self.out(self.act(self.inp(x)))
+        w_a, w_b = self.inp.weight.chunk(2, dim=0)
+        b_a, b_b = self.inp.bias.chunk(2) if self.inp.bias is not None else (None, None)
+        return self.out(self.act(F.linear(x, w_a, b_a)) * F.linear(x, w_b, b_b))
 
 
 class TransformerBlock(nn.Module):

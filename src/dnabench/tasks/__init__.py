@@ -5,7 +5,8 @@
     store = spec.build(paths, genome, "methyl96_store")
 
 Builders: `dnabench.tasks.promvary.build_promvary` / `build_promfix`,
-`dnabench.tasks.methyl96.build_methyl96`. The other four tasks have specs but no builder yet.
+`dnabench.tasks.methyl96.build_methyl96`, `dnabench.tasks.deepsea.build_deepsea` (DeepSEA's
+919-label .mat files, paper 6.2). The other four tasks have specs but no builder yet.
 """
 
 from dnabench.tasks.registry import TASKS, TaskSpec, get_task, list_tasks

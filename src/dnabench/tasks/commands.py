@@ -7,7 +7,7 @@ wires them with
     register(app, console, run)
 
 Each command is a few lines over a public function (`download`, `build_promvary`,
-`build_promfix`, `build_methyl96`, `open_store`).
+`build_promfix`, `build_methyl96`, `build_deepsea`, `build_track7878`, `open_store`).
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 __all__ = ["register"]
 
 
 def register(app: typer.Typer, console: Console, run: Callable[[Callable[[], Any]], Any]) -> None:
-    """Add `download`, `prepare {promvary,promfix,methyl96}` and `store info` to a typer app.
+    """Add `download`, `prepare {promvary,promfix,methyl96,deepsea,track7878}` and `store info` to a typer app.
 
     `run(fn)` calls fn and turns expected user errors into a one-line message (the CLI's own).
     """
@@ -68,10 +69,10 @@ def register(app: typer.Typer, console: Console, run: Callable[[Callable[[], Any
                 raise typer.BadParameter("give a SOURCE, --accessions FILE or --list")
             path = fetch(source, dest, progress=not quiet, url_override=url, sha256=sha256)
         except KeyError as err:
-            console.print(f"[red]error:[/] {err.args[0]}")
+            console.print(f"[red]error:[/] {escape(str(err.args[0]))}", soft_wrap=True)
             raise typer.Exit(2) from None
         except (ChecksumError, DownloadError) as err:
-            console.print(f"[red]error:[/] {err}")
+            console.print(f"[red]error:[/] {escape(str(err))}", soft_wrap=True)
             raise typer.Exit(1) from None
         console.print(f"{path}")
 
@@ -138,6 +139,66 @@ def register(app: typer.Typer, console: Console, run: Callable[[Callable[[], Any
         g = _run(lambda: open_genome(genome))
         store = _run(lambda: build_methyl96(files, g, out, min_coverage=min_coverage, destrand=destrand, skip_missing=not strict,
                                             genome_build=build, overwrite=overwrite, progress=not quiet))
+        _print_store(store)
+
+    @prepare_app.command("deepsea")
+    def prepare_deepsea(
+        mat: Annotated[Path, typer.Option("--mat", "-m", help="Folder with DeepSEA's train.mat, valid.mat, test.mat (or its deepsea_train/).")],
+        out: Annotated[Path, typer.Option("--out", "-o", help="Store folder to create.")],
+        chunk_rows: Annotated[int, typer.Option(help="Rows read at a time (memory: about 20 kB a row).")] = 8192,
+        leakage: Annotated[bool, typer.Option(help="Count identical sequences across splits (hashes every row).")] = True,
+        overwrite: Annotated[bool, typer.Option(help="Replace an existing store.")] = False,
+        quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    ) -> None:
+        """DeepSEA: import its 919-label .mat files (1000 bp sequences, given train/valid/test split)."""
+        from dnabench.tasks.deepsea import build_deepsea
+
+        try:
+            store = _run(lambda: build_deepsea(mat, out, overwrite=overwrite, chunk_rows=chunk_rows, leakage=leakage, progress=not quiet))
+        except ImportError as err:  # h5py missing for train.mat (v7.3)
+            console.print(f"[red]error:[/] {escape(str(err))}", soft_wrap=True)
+            raise typer.Exit(2) from None
+        _print_store(store)
+
+    @prepare_app.command("track7878")
+    def prepare_track7878(
+        peaks: Annotated[Path, typer.Option("--peaks", "-p", help="Metadata TSV: accession, file, group (DNase/TF/histone), cell_type[, target].")],
+        genome: Annotated[Path, typer.Option("--genome", "-g", help="Genome cache folder.")],
+        out: Annotated[Path, typer.Option("--out", "-o", help="Store folder to create.")],
+        bin_size: Annotated[int, typer.Option(help="Bin size in bp.")] = 200,
+        flank: Annotated[int, typer.Option(help="Bases added on each side of the bin (input = bin + 2 x flank).")] = 400,
+        min_overlap: Annotated[float, typer.Option(help="Fraction of the bin the peaks must cover for a 1.")] = 0.5,
+        split: Annotated[str, typer.Option(help="Random train,val,test fractions by bin.")] = "0.96,0.01,0.03",
+        holdout_val: Annotated[Optional[str], typer.Option(help="Chromosomes for validation (comma list): split by chromosome.")] = None,
+        holdout_test: Annotated[Optional[str], typer.Option(help="Chromosomes for test (comma list): split by chromosome.")] = None,
+        seed: Annotated[int, typer.Option(help="Random seed of the split.")] = 0,
+        both_strands: Annotated[bool, typer.Option(help="Store every bin on both strands (the paper's sample count).")] = False,
+        leakage: Annotated[bool, typer.Option(help="Also count identical sequences across splits (reads every window).")] = True,
+        overwrite: Annotated[bool, typer.Option(help="Replace an existing store.")] = False,
+        quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    ) -> None:
+        """Track7878: 200 bp genome bins x peak files (DeepSEA's labelling), 1000 bp inputs, CSR labels."""
+        from dnabench.io.genome import open_genome
+        from dnabench.progress import stage_progress
+        from dnabench.tasks.track7878 import build_track7878
+
+        try:
+            values = [float(v) for v in split.split(",")]
+        except ValueError:
+            values = []
+        if len(values) != 3:
+            console.print(f"[red]error:[/] --split needs three comma-separated fractions (train,val,test), got {escape(repr(split))}", soft_wrap=True)
+            raise typer.Exit(2)
+        fractions = dict(zip(("train", "val", "test"), values))
+        holdout = None
+        if holdout_val or holdout_test:
+            holdout = {k: [c for c in (v or "").split(",") if c] for k, v in (("val", holdout_val), ("test", holdout_test))}
+        g = _run(lambda: open_genome(genome))
+        with stage_progress(not quiet) as progress:
+            store = _run(lambda: build_track7878(peaks, g, out, bin_size=bin_size, flank=flank, min_overlap=min_overlap,
+                                                 fractions=fractions, holdout=holdout, seed=seed, leakage_sequences=leakage,
+                                                 strands="both" if both_strands else "plus",
+                                                 overwrite=overwrite, progress=progress))
         _print_store(store)
 
     @store_app.command("info")

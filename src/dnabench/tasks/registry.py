@@ -64,6 +64,17 @@ class TaskSpec:
 
 
 _RANDOM_801010 = {"kind": "random", "fractions": {"train": 0.8, "val": 0.1, "test": 0.1}, "stratify": "label"}
+#: what every binary classification task shares
+_BINARY = dict(label_kind="binary", n_labels=1, metrics=("auroc", "auprc"), loss="bce", output_activation="sigmoid")
+#: what the chromatin-feature tasks share (Track7878 and DeepSEA's 919, appendix A.3)
+_CHROMATIN = dict(
+    input_length=1000,
+    label_kind="multilabel",
+    metrics=("auroc", "auprc"),
+    loss="focal",
+    output_activation="sigmoid",
+    label_groups=("dnase", "tf", "histone"),
+)
 
 TASKS: dict[str, TaskSpec] = {
     spec.name: spec
@@ -73,11 +84,7 @@ TASKS: dict[str, TaskSpec] = {
             title="Promoter detection, TSS at a random offset (PromVary)",
             paper_section="4.1.1",
             input_length=500,
-            label_kind="binary",
-            n_labels=1,
-            metrics=("auroc", "auprc"),
-            loss="bce",
-            output_activation="sigmoid",
+            **_BINARY,
             split_rule=_RANDOM_801010,
             builder="dnabench.tasks.promvary:build_promvary",
             notes=(
@@ -91,11 +98,7 @@ TASKS: dict[str, TaskSpec] = {
             title="Promoter detection, TSS at a fixed position (PromFix)",
             paper_section="6.1",
             input_length=500,
-            label_kind="binary",
-            n_labels=1,
-            metrics=("auroc", "auprc"),
-            loss="bce",
-            output_activation="sigmoid",
+            **_BINARY,
             split_rule=_RANDOM_801010,
             builder="dnabench.tasks.promvary:build_promfix",
             notes="As PromVary with the TSS at index 350 of every positive window (TSS-350..TSS+150).",
@@ -128,16 +131,35 @@ TASKS: dict[str, TaskSpec] = {
             name="track7878",
             title="Chromatin features, 7878 DNase/TF/histone labels (Track7878)",
             paper_section="4.1.3",
-            input_length=1000,
-            label_kind="multilabel",
+            **_CHROMATIN,
             n_labels=7878,
-            metrics=("auroc", "auprc"),
-            loss="focal",
-            output_activation="sigmoid",
             split_rule={"kind": "random", "fractions": {"train": 0.96, "val": 0.01, "test": 0.03}},
-            label_groups=("dnase", "tf", "histone"),
+            builder="dnabench.tasks.track7878:build_track7878",
             metric_scope="per label, then macro average overall and per group",
-            notes="200 bp bins of hg19 with at least one positive label, plus 400 bp each side; CSR labels.",
+            notes=(
+                "200 bp bins with at least one positive label (a file's peaks cover >= half the bin), plus "
+                "400 bp each side; one label per peak file of the metadata table; CSR labels."
+            ),
+        ),
+        TaskSpec(
+            name="deepsea",
+            title="DeepSEA chromatin features, 919 DNase/TF/histone labels (tokenization study, Table 2)",
+            paper_section="6.2",
+            **_CHROMATIN,
+            n_labels=919,
+            split_rule={
+                "kind": "given",
+                "train": "train.mat (4,400,000 rows)",
+                "val": "valid.mat (8,000 rows)",
+                "test": "test.mat (455,024 rows)",
+            },
+            builder="dnabench.tasks.deepsea:build_deepsea",
+            metric_scope="per label, then macro average overall and per group; Table 2 reports the TF group (690 labels)",
+            notes=(
+                "DeepSEA's own training data (Zhou & Troyanskaya 2015), imported unchanged from its .mat files: "
+                "1000 bp hg19 sequences, labels ordered 125 DNase, 690 TF, 104 histone. Focal loss as for "
+                "Track7878 (appendix A.3), the chromatin task this data set stands in for."
+            ),
         ),
         TaskSpec(
             name="geneexp",
@@ -157,11 +179,7 @@ TASKS: dict[str, TaskSpec] = {
             title="Causal eQTL variants from GTEx v8 fine-mapping (CausalSNP)",
             paper_section="4.2.1",
             input_length=1000,
-            label_kind="binary",
-            n_labels=1,
-            metrics=("auroc", "auprc"),
-            loss="bce",
-            output_activation="sigmoid",
+            **_BINARY,
             split_rule={"kind": "random", "fractions": {"train": 0.7, "val": 0.1, "test": 0.2}},
             paired_input=True,
             notes=(

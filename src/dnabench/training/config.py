@@ -39,7 +39,10 @@ class TrainConfig:
     precision: Precision = "auto"
     patience: int = 5
     num_workers: int = 0
+    #: training augmentation: flip each sample to its reverse complement with probability 1/2
     reverse_complement_augment: bool = False
+    #: training augmentation: move each window by a uniform integer in [-max_shift, max_shift] bases
+    max_shift: int = 0
     checkpoint_every_steps: int = 0
     val_check_interval: float = 1.0
     loss: Optional[str] = None
@@ -52,6 +55,8 @@ class TrainConfig:
         for name in ("max_epochs", "batch_size", "num_nodes", "patience"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_shift < 0:
+            raise ValueError(f"max_shift must be >= 0, got {self.max_shift}")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if not 0 <= self.warmup_fraction < 1:

@@ -14,6 +14,7 @@ from typing import Literal
 
 import numpy as np
 
+from dnabench.alphabet import shift_codes
 from dnabench.io.sequence_table import SequenceTable, load_sequence_table
 
 TaskKind = Literal["binary", "multilabel", "regression"]
@@ -54,12 +55,15 @@ def infer_task(labels: np.ndarray, label_names: list[str]) -> TaskInfo:
 
 @dataclass
 class TableSource:
-    """Batches from an in-memory sequence table."""
+    """Batches from an in-memory sequence table; a shift moves a sequence within itself (N fill)."""
 
     table: SequenceTable
 
-    def get_batch(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.table.codes[indices], self.table.labels[indices]
+    def get_batch(self, indices: np.ndarray, shifts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        codes = self.table.codes[indices]
+        if shifts is not None:
+            codes = shift_codes(codes, shifts)
+        return codes, self.table.labels[indices]
 
 
 @dataclass

@@ -4,22 +4,33 @@ A per-sample Dataset costs one Python call (and one genome read) per sample; her
 yields a whole batch of indices and the source gathers it at once. The order of batch k of
 epoch e depends only on (seed, epoch, rank), so a run resumed from a mid-epoch checkpoint can
 skip the batches it already did and see exactly what an uninterrupted run would have seen.
+Augmentation (reverse complement, shifts) is drawn from (seed, epoch, batch number) for the
+same reason, and because each DataLoader worker must draw what the main process would.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from dnabench.alphabet import complement
+
 
 class BatchSource(Protocol):
-    """Anything that can gather a batch: codes uint8 [B, L] and labels float32 [B, K]."""
+    """Anything that can gather a batch: codes uint8 [B, L] and labels [B, K].
 
-    def get_batch(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+    `shifts` (int64 [B], or None) moves each window along the sequence by that many bases.
+    Labels are float32, or uint8 where every label is 0/1 (a quarter of the bytes to copy;
+    the training module turns them into float on the device). A source that keeps 0/1 labels
+    sparse also has `sparse_labels = True`, `sequences(indices, shifts)` and
+    `label_pieces(indices)` (see dnabench.data.dataset.StoreSource).
+    """
+
+    def get_batch(self, indices: np.ndarray, shifts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 def _dist_rank_world() -> tuple[int, int]:
@@ -28,12 +39,21 @@ def _dist_rank_world() -> tuple[int, int]:
     return 0, 1
 
 
+class BatchItem(NamedTuple):
+    """What the sampler yields: a batch's number within its epoch, its indices, and the epoch."""
+
+    number: int
+    indices: np.ndarray
+    epoch: int
+
+
 class EpochBatchSampler(Sampler):
-    """Yields (batch_number, indices) for one epoch; shuffled by (seed, epoch); sharded over DDP ranks.
+    """Yields BatchItem(number, indices, epoch); shuffled by (seed, epoch); sharded over DDP ranks.
 
     Each rank gets the same number of batches (the permutation is cut to a multiple of the world
     size), so ranks never wait on each other. `skip` batches at the start of the next epoch
-    are passed over: that is how a mid-epoch resume lands on the right batch.
+    are passed over: that is how a mid-epoch resume lands on the right batch. The epoch travels
+    with each item because persistent workers hold a copy of the sampler made at the start.
     """
 
     def __init__(self, indices: np.ndarray, batch_size: int, shuffle: bool, seed: int = 0, drop_last: bool = False) -> None:
@@ -48,7 +68,7 @@ class EpochBatchSampler(Sampler):
         self.skip = 0
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+        self.epoch = int(epoch)
 
     def _rank_indices(self) -> np.ndarray:
         rank, world = _dist_rank_world()
@@ -64,50 +84,130 @@ class EpochBatchSampler(Sampler):
             order = order[rank::world]
         return order
 
-    def __len__(self) -> int:
-        n = self._rank_indices().size
+    def _count(self, n: int) -> int:
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+    def __len__(self) -> int:
+        return self._count(self._rank_indices().size)
+
+    def __iter__(self) -> Iterator[BatchItem]:
         order = self._rank_indices()
-        count = len(self)
+        count = self._count(order.size)
         skip, self.skip = self.skip, 0
         for b in range(skip, count):
-            yield b, order[b * self.batch_size : (b + 1) * self.batch_size]
+            yield BatchItem(b, order[b * self.batch_size : (b + 1) * self.batch_size], self.epoch)
 
 
 class BatchDataset(Dataset):
-    """Maps (batch_number, indices) to a dict batch; optional reverse-complement augmentation.
+    """Maps a BatchItem to a dict batch of tensors, with optional augmentation.
 
-    Augmentation draws come from (seed, epoch, batch_number), not from a global RNG, so they are
-    the same in every worker process and after a resume.
+    `reverse_complement` flips each sample with probability 1/2; `max_shift` moves each window by
+    a uniform integer in [-max_shift, max_shift] (one vectorised gather, done by the source).
+    `sparse_labels`, where the source keeps 0/1 labels sparse (`source.sparse_labels`), sends
+    them as CSR pieces ("label_counts", "label_columns") instead of a dense "labels" matrix: a
+    dense Track7878 batch is 2 MB even as bytes, the pieces about 2 % of it (see `dense_labels`).
     """
 
-    def __init__(self, source: BatchSource, sampler: EpochBatchSampler, reverse_complement: bool = False, seed: int = 0) -> None:
+    def __init__(
+        self,
+        source: BatchSource,
+        sampler: EpochBatchSampler,
+        reverse_complement: bool = False,
+        seed: int = 0,
+        max_shift: int = 0,
+        sparse_labels: bool = False,
+    ) -> None:
+        if max_shift < 0:
+            raise ValueError(f"max_shift must be >= 0, got {max_shift}")
         self.source = source
         self.sampler = sampler
         self.reverse_complement = reverse_complement
+        self.max_shift = int(max_shift)
         self.seed = seed
+        self.sparse_labels = sparse_labels and bool(getattr(source, "sparse_labels", False))
 
     def __len__(self) -> int:
         return len(self.sampler)
 
-    def __getitem__(self, item: tuple[int, np.ndarray]) -> dict[str, torch.Tensor]:
-        batch_number, indices = item
-        codes, labels = self.source.get_batch(indices)
-        if self.reverse_complement:
-            from dnabench.alphabet import reverse_complement
+    def augmentation(self, epoch: int, batch_number: int, size: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(flip bool [size] or None, shifts int64 [size] or None) of one batch: a pure function of its arguments."""
+        if not (self.reverse_complement or self.max_shift):
+            return None, None
+        rng = np.random.default_rng((self.seed, epoch, batch_number, 7))
+        flip = rng.random(size) < 0.5  # drawn first either way, so the shifts never change the flips
+        shifts = rng.integers(-self.max_shift, self.max_shift + 1, size) if self.max_shift else None
+        return (flip if self.reverse_complement else None), shifts
 
-            rng = np.random.default_rng((self.seed, self.sampler.epoch, batch_number, 7))
-            flip = rng.random(len(indices)) < 0.5
-            if flip.any():
-                codes = codes.copy()
-                codes[flip] = reverse_complement(codes[flip])
-        return {
-            "codes": torch.from_numpy(np.ascontiguousarray(codes)),
-            "labels": torch.from_numpy(np.ascontiguousarray(labels, dtype=np.float32)),
-            "index": torch.from_numpy(np.asarray(indices, dtype=np.int64)),
-        }
+    def __getitem__(self, item: BatchItem) -> dict[str, torch.Tensor]:
+        batch_number, indices, epoch = item
+        flip, shifts = self.augmentation(epoch, batch_number, len(indices))
+        if self.sparse_labels:
+            codes = self.source.sequences(indices, shifts)  # type: ignore[attr-defined]
+            counts, columns = self.source.label_pieces(indices)  # type: ignore[attr-defined]
+            labels = {"label_counts": torch.from_numpy(counts), "label_columns": torch.from_numpy(columns)}
+        else:
+            codes, dense = self.source.get_batch(indices) if shifts is None else self.source.get_batch(indices, shifts=shifts)
+            if dense.dtype not in (np.float32, np.uint8):
+                dense = dense.astype(np.float32)
+            labels = {"labels": torch.from_numpy(np.ascontiguousarray(dense))}
+        if flip is not None and flip.any():
+            codes = np.array(codes, copy=True)
+            rows = np.flatnonzero(flip)
+            codes[rows] = complement(codes[rows, ::-1])
+        index = torch.from_numpy(np.asarray(indices, dtype=np.int64))
+        batch = {"codes": torch.from_numpy(np.ascontiguousarray(codes)), **labels, "index": index}
+        return PackedBatch.pack(batch) if torch.utils.data.get_worker_info() is not None else batch  # type: ignore[return-value]
+
+
+def dense_labels(batch: dict[str, torch.Tensor], n_labels: int) -> torch.Tensor:
+    """The batch's labels as float32 [B, n_labels] on the batch's device (densified there when sparse)."""
+    if "labels" in batch:
+        return batch["labels"].float()
+    counts, columns = batch["label_counts"], batch["label_columns"]
+    out = torch.zeros(counts.numel(), n_labels, dtype=torch.float32, device=columns.device)
+    rows = torch.repeat_interleave(torch.arange(counts.numel(), device=columns.device), counts, output_size=columns.numel())
+    out[rows, columns.long()] = 1.0
+    return out
+
+
+def _as_is(batch: Any) -> Any:
+    """collate_fn of whole batches: they are tensors already (skips default_convert's walk)."""
+    return batch
+
+
+class PackedBatch:
+    """A batch as one shared-memory buffer: how a worker process hands a batch to the main one.
+
+    torch sends each tensor from a worker through its own shared-memory file and file
+    descriptor, about half a millisecond apiece; one buffer for the whole batch pays that once.
+    The main process gets the tensors back as views (`unpack`), without a copy.
+    """
+
+    def __init__(self, buffer: torch.Tensor, layout: tuple[tuple[str, torch.dtype, tuple[int, ...], int], ...]) -> None:
+        self.buffer = buffer
+        self.layout = layout
+
+    @classmethod
+    def pack(cls, batch: dict[str, torch.Tensor]) -> PackedBatch:
+        layout, at = [], 0
+        for key, value in batch.items():
+            layout.append((key, value.dtype, tuple(value.shape), at))
+            at += -(-value.numel() * value.element_size() // 8) * 8  # 8-byte aligned, for the views
+        buffer = torch.empty(at, dtype=torch.uint8).share_memory_()
+        for (key, _, _, offset), value in zip(layout, batch.values()):
+            nbytes = value.numel() * value.element_size()
+            buffer[offset : offset + nbytes].copy_(value.reshape(-1).view(torch.uint8))
+        return cls(buffer, tuple(layout))
+
+    def unpack(self) -> dict[str, torch.Tensor]:
+        out = {}
+        for key, dtype, shape, offset in self.layout:
+            nbytes = int(np.prod(shape)) * dtype.itemsize
+            out[key] = self.buffer[offset : offset + nbytes].view(dtype).view(shape)
+        return out
+
+    def pin_memory(self) -> PackedBatch:
+        return PackedBatch(self.buffer.pin_memory(), self.layout)
 
 
 class ResumableDataLoader(DataLoader):
@@ -117,6 +217,14 @@ class ResumableDataLoader(DataLoader):
     yielded batches runs ahead of the steps done): DNATaskModule.on_load_checkpoint sets the
     sampler's `skip` from the checkpoint's global step, which is exact.
     """
+
+    def __iter__(self) -> Iterator[Any]:
+        if self.num_workers == 0 and not self.pin_memory:  # the batch is one call: skip the DataLoader machinery
+            for item in self.sampler:
+                yield self.dataset[item]
+            return
+        for batch in super().__iter__():
+            yield batch.unpack() if isinstance(batch, PackedBatch) else batch
 
     def state_dict(self) -> dict:
         return {"epoch": self.sampler.epoch}
@@ -134,15 +242,40 @@ def batch_loader(
     num_workers: int = 0,
     reverse_complement: bool = False,
     drop_last: bool = False,
+    max_shift: int = 0,
+    pin_memory: bool | None = None,
+    sparse_labels: bool = False,
 ) -> ResumableDataLoader:
-    """A DataLoader whose every item is a whole batch (batch_size=None: no per-sample collate)."""
+    """A DataLoader whose every item is a whole batch (batch_size=None: no per-sample collate).
+
+    `pin_memory` None pins when CUDA is available. See BatchDataset for the other options.
+    """
     sampler = EpochBatchSampler(indices, batch_size, shuffle, seed, drop_last)
-    dataset = BatchDataset(source, sampler, reverse_complement, seed)
+    dataset = BatchDataset(source, sampler, reverse_complement, seed, max_shift, sparse_labels)
     return ResumableDataLoader(
         dataset,
         sampler=sampler,
         batch_size=None,
+        collate_fn=_as_is,
         num_workers=num_workers,
-        pin_memory=torch.cuda.is_available(),
+        pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory,
         persistent_workers=num_workers > 0,
     )
+
+
+def split_loaders(data: Any, config: Any) -> dict[str, ResumableDataLoader]:
+    """Train / val / test loaders of a run (a TrainingData, a TrainConfig): only training shuffles and augments."""
+    return {
+        split: batch_loader(
+            data.source,
+            data.split(split),
+            config.batch_size,
+            shuffle=split == "train",
+            seed=config.seed,
+            num_workers=config.num_workers,
+            reverse_complement=config.reverse_complement_augment and split == "train",
+            max_shift=config.max_shift if split == "train" else 0,
+            sparse_labels=True,
+        )
+        for split in ("train", "val", "test")
+    }

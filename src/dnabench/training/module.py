@@ -17,6 +17,7 @@ from dnabench.models.base import DNAModel
 from dnabench.models.losses import LossConfig, build_loss
 from dnabench.training.data import TaskInfo
 from dnabench.training.errors import NonFiniteLossError
+from dnabench.training.loader import dense_labels
 from dnabench.training.scoring import score
 
 
@@ -30,6 +31,7 @@ class DNATaskModule(L.LightningModule):
         warmup_fraction: float = 0.05,
         seed: int = 0,
         loss: str | None = None,
+        grad_clip: float | None = None,
     ) -> None:
         super().__init__()
         self.model = model
@@ -38,6 +40,7 @@ class DNATaskModule(L.LightningModule):
         self.weight_decay = weight_decay
         self.warmup_fraction = warmup_fraction
         self.seed = seed
+        self.grad_clip = grad_clip
         self.loss_fn = build_loss(LossConfig(kind=loss or task.loss, masked=task.masked))  # type: ignore[arg-type]
         self._outputs: dict[str, list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]] = {}
         self.val_threshold: float | None = None
@@ -56,6 +59,12 @@ class DNATaskModule(L.LightningModule):
             batch = self.model.encode(codes)
             ids, mask = batch.ids, batch.attention_mask
         return self.model(ids, mask if self.model.needs_attention_mask else None)
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """0/1 labels travel as uint8 or as CSR pieces (a fraction of the bytes); losses and metrics want float."""
+        if isinstance(batch, dict) and ("label_columns" in batch or "labels" in batch and not batch["labels"].is_floating_point()):
+            batch = {**batch, "labels": dense_labels(batch, len(self.task.label_names))}
+        return batch
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         torch.manual_seed((self.seed * 1_000_003 + self.global_step) % (2**63))
@@ -119,6 +128,12 @@ class DNATaskModule(L.LightningModule):
         self._finish("test")
 
     # ----- optimisation ------------------------------------------------------------------------
+
+    def on_before_optimizer_step(self, optimizer: Any) -> None:
+        """Clip the gradient norm here (gradients are unscaled by now) rather than through the
+        Trainer: Lightning refuses `gradient_clip_val` with a fused AdamW under mixed precision."""
+        if self.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
 
     def configure_optimizers(self) -> Any:
         decay, no_decay = [], []

@@ -28,7 +28,7 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, LearningRateMon
 from dnabench import __version__
 from dnabench.training.config import TrainConfig, load_config, save_config
 from dnabench.training.data import TrainingData, load_training_data
-from dnabench.training.loader import batch_loader
+from dnabench.training.loader import split_loaders
 from dnabench.training.module import DNATaskModule
 
 CHECKPOINTS = "checkpoints"
@@ -117,6 +117,13 @@ def _devices(config: TrainConfig) -> int | str | list[int]:
     return int(value)
 
 
+def _is_first_process() -> bool:
+    """True in the process that starts a run: not a DDP worker that Lightning, torchrun or SLURM
+    started beside it (those find the folder the first one already made)."""
+    ranks = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
+    return all(os.environ.get(name, "0") in ("", "0") for name in ranks)
+
+
 def train(config: TrainConfig, resume: Path | None = None, callbacks: list[Callback] | None = None) -> Path:
     """Fit, then test the best checkpoint; returns the run folder. `resume` continues a run folder.
 
@@ -125,7 +132,7 @@ def train(config: TrainConfig, resume: Path | None = None, callbacks: list[Callb
     out = Path(config.out)
     if not config.out:
         raise ValueError("--out RUN is required")
-    if resume is None and out.exists() and any(out.iterdir()):
+    if resume is None and _is_first_process() and out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out}: run folder exists and is not empty; use --resume {out} or another --out")
     out.mkdir(parents=True, exist_ok=True)
     L.seed_everything(config.seed, workers=True, verbose=False)
@@ -134,20 +141,10 @@ def train(config: TrainConfig, resume: Path | None = None, callbacks: list[Callb
     data = load_training_data(config.data, seed=config.seed, genome=config.genome)
     model = build_model_for(config, data)
     module = DNATaskModule(
-        model, data.task, config.lr, config.weight_decay, config.warmup_fraction, config.seed, config.loss
+        model, data.task, config.lr, config.weight_decay, config.warmup_fraction, config.seed, config.loss,
+        grad_clip=config.grad_clip,
     )
-    loaders = {
-        split: batch_loader(
-            data.source,
-            data.split(split),
-            config.batch_size,
-            shuffle=split == "train",
-            seed=config.seed,
-            num_workers=config.num_workers,
-            reverse_complement=config.reverse_complement_augment and split == "train",
-        )
-        for split in ("train", "val", "test")
-    }
+    loaders = split_loaders(data, config)
     module.train_sampler = loaders["train"].sampler
     monitor = f"val/{data.task.monitor}"
     ckpt_dir = out / CHECKPOINTS
@@ -185,7 +182,6 @@ def train(config: TrainConfig, resume: Path | None = None, callbacks: list[Callb
         num_nodes=config.num_nodes,
         strategy="ddp" if many and devices != "auto" else "auto",
         precision=_precision(config),  # type: ignore[arg-type]
-        gradient_clip_val=config.grad_clip or None,
         callbacks=callbacks,
         logger=loggers,
         use_distributed_sampler=False,

@@ -1,35 +1,19 @@
-"""Training data from a dataset store: coordinates + labels in the store, sequence from the genome cache."""
+"""Training data from a dataset store: coordinates + labels in the store, sequence from the genome cache.
+
+The batch source is `dnabench.data.dataset.StoreSource` (re-exported here).
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import numpy as np
-
-from dnabench.data.store import Store, open_store, sha256_file
+from dnabench.data.dataset import StoreSource
+from dnabench.data.store import open_store, sha256_file
 from dnabench.tasks import get_task
 from dnabench.training.data import TaskInfo, TrainingData
 
-
-class StoreSource:
-    """Gathers a batch of store rows: one genome fetch, one label slice. Pickles as paths."""
-
-    def __init__(self, store: Store, genome) -> None:
-        self.store = store
-        self.genome = genome
-
-    def get_batch(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.store.sequences(indices, self.genome, check_genome=False), self.store.labels.dense(indices)
-
-    def __getstate__(self) -> dict:
-        return {"store": str(self.store.path), "genome": None if self.genome is None else str(self.genome.path)}
-
-    def __setstate__(self, state: dict) -> None:
-        from dnabench.io.genome import open_genome
-
-        self.store = open_store(state["store"])
-        self.genome = open_genome(state["genome"]) if state["genome"] else None
+__all__ = ["StoreSource", "load_store_data"]
 
 
 def load_store_data(path: str | os.PathLike, genome: str | os.PathLike | None = None) -> TrainingData:

@@ -1,0 +1,190 @@
+"""Batch loader: shift and reverse-complement augmentation, deterministic per batch, training only."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from dnabench.alphabet import reverse_complement
+from dnabench.data.dataset import StoreDataset, StoreSource, binary_rows, make_loader
+from dnabench.data.store import CSRLabels, write_store
+from dnabench.training.config import TrainConfig
+from dnabench.training.data import TableSource, TaskInfo, TrainingData
+from dnabench.training.loader import BatchDataset, EpochBatchSampler, batch_loader, dense_labels, split_loaders
+from test_store import genome  # noqa: F401  (the small genome cache fixture of the store tests)
+
+LENGTH = 50
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, genome):
+    rng = np.random.default_rng(0)
+    n = 60
+    chrom = rng.choice(["chr1", "chr2"], size=n)
+    start = rng.integers(0, 11_000, size=n)
+    chrom[:3], start[:3] = "chr2", [0, 2, genome.length("chr2") - LENGTH]  # shifts reach past an end: N fill
+    regions = pd.DataFrame(
+        {"chrom": chrom, "start": start, "end": start + LENGTH, "strand": rng.choice(["+", "-"], size=n),
+         "split": np.where(np.arange(n) < 40, "train", np.where(np.arange(n) < 50, "val", "test"))}
+    )
+    dense = (rng.random((n, 30)) < 0.1).astype(np.float32)
+    card = {"task": "toy", "input_length": LENGTH, "labels": {"names": [f"l{i}" for i in range(30)], "kind": "multilabel", "groups": {}}}
+    return write_store(tmp_path_factory.mktemp("loader_store") / "s", card, regions, CSRLabels.from_dense(dense)), dense
+
+
+def expected_window(store, genome, row: int, shift: int, flip: bool) -> np.ndarray:
+    r = store.regions.iloc[row]
+    codes = genome.fetch(str(r["chrom"]), int(r["start"]) + shift, int(r["end"]) + shift, str(r["strand"]))
+    return reverse_complement(codes) if flip else codes
+
+
+def test_augmentation_draws_are_a_function_of_seed_epoch_batch():
+    sampler = EpochBatchSampler(np.arange(100), 10, shuffle=True, seed=3)
+    ds = BatchDataset(None, sampler, reverse_complement=True, seed=3, max_shift=4)  # type: ignore[arg-type]
+    flip, shifts = ds.augmentation(2, 5, 10)
+    again = BatchDataset(None, sampler, reverse_complement=True, seed=3, max_shift=4)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(again.augmentation(2, 5, 10)[1], shifts)
+    np.testing.assert_array_equal(again.augmentation(2, 5, 10)[0], flip)
+    assert shifts.dtype == np.int64 and shifts.min() >= -4 and shifts.max() <= 4
+    others = [ds.augmentation(e, b, 10)[1] for e, b in ((2, 6), (3, 5))] + [
+        BatchDataset(None, sampler, seed=4, max_shift=4).augmentation(2, 5, 10)[1]  # type: ignore[arg-type]
+    ]
+    assert all(not np.array_equal(o, shifts) for o in others)
+    assert ds.augmentation(0, 0, 10000)[1].min() == -4 and ds.augmentation(0, 0, 10000)[1].max() == 4
+    assert BatchDataset(None, sampler).augmentation(2, 5, 10) == (None, None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_shift"):
+        BatchDataset(None, sampler, max_shift=-1)  # type: ignore[arg-type]
+
+
+def test_shifted_window_is_the_genome_window_moved(store, genome):
+    store, dense = store
+    source = StoreSource(store, genome)
+    loader = batch_loader(
+        source, store.split_indices("train"), 8, shuffle=True, seed=1, reverse_complement=True, max_shift=6, sparse_labels=True
+    )
+    seen = 0
+    for epoch in (0, 1):
+        loader.sampler.set_epoch(epoch)
+        for b, batch in enumerate(loader):
+            rows = batch["index"].numpy()
+            flip, shifts = loader.dataset.augmentation(epoch, b, rows.size)
+            assert flip.any() and (shifts != 0).any()
+            for k, row in enumerate(rows):
+                np.testing.assert_array_equal(batch["codes"][k].numpy(), expected_window(store, genome, row, int(shifts[k]), bool(flip[k])))
+            assert "labels" not in batch and batch["label_columns"].numel() < dense[rows].size // 4  # CSR pieces
+            np.testing.assert_array_equal(dense_labels(batch, 30).numpy(), dense[rows])
+            seen += rows.size
+    assert seen == 2 * store.split_indices("train").size
+
+
+def test_same_batches_in_workers_and_after_a_new_epoch(store, genome):
+    store, _ = store
+    ds = StoreDataset(store, "train", genome)
+
+    def epoch_one(workers: int) -> list[torch.Tensor]:
+        loader = make_loader(ds, batch_size=8, seed=2, num_workers=workers, reverse_complement=True, max_shift=3)
+        list(loader)  # epoch 0: persistent workers copy the sampler here
+        loader.sampler.set_epoch(1)
+        return [b["codes"] for b in loader]
+
+    a, b = epoch_one(0), epoch_one(1)
+    assert len(a) == len(b) == 5 and all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_eval_loaders_never_augment(store, genome):
+    store, _ = store
+    task = TaskInfo("multilabel", "bce", False, ["auroc"], "auroc", store.label_names)
+    splits = {s: store.split_indices(s) for s in ("train", "val", "test")}
+    data = TrainingData(StoreSource(store, genome), splits, task, LENGTH, "toy", "")
+    config = TrainConfig(data="x", batch_size=4, reverse_complement_augment=True, max_shift=10)
+    loaders = split_loaders(data, config)
+    assert loaders["train"].dataset.reverse_complement and loaders["train"].dataset.max_shift == 10
+    for split in ("val", "test"):
+        ds = loaders[split].dataset
+        assert not ds.reverse_complement and ds.max_shift == 0 and not loaders[split].sampler.shuffle
+        for batch in loaders[split]:
+            rows = batch["index"].numpy()
+            np.testing.assert_array_equal(batch["codes"].numpy(), store.sequences(rows, genome))
+            np.testing.assert_array_equal(dense_labels(batch, 30).numpy(), store.labels.dense(rows))
+    with pytest.raises(ValueError, match="max_shift"):
+        TrainConfig(max_shift=-1)
+
+
+def test_table_source_shifts_within_the_sequence():
+    from dnabench.io.sequence_table import SequenceTable
+
+    codes = np.tile(np.arange(4, dtype=np.uint8), (3, 3))[:, :10]  # rows 0123012301
+    table = SequenceTable(codes, np.zeros((3, 1), np.float32), ["y"], np.array(["train"] * 3), np.full(3, 10), "t")
+    got, _ = TableSource(table).get_batch(np.array([0, 1, 2]), shifts=np.array([2, -3, 0]))
+    np.testing.assert_array_equal(got[0], np.r_[codes[0, 2:], [4, 4]])
+    np.testing.assert_array_equal(got[1], np.r_[[4, 4, 4], codes[1, :7]])
+    np.testing.assert_array_equal(got[2], codes[2])
+
+
+def test_labels_and_pickling(store, genome):
+    store, dense = store
+    rows = np.array([5, 0, 59, 5])
+    source = StoreSource(store, genome)
+    np.testing.assert_array_equal(source.labels([-1, -60]), dense[[59, 0]])
+    with pytest.raises(IndexError):
+        source.label_pieces([60])
+    counts, columns = source.label_pieces(rows)
+    np.testing.assert_array_equal(counts, (dense[rows] > 0).sum(1))
+    np.testing.assert_array_equal(binary_rows(counts, columns, 30), dense[rows])
+    assert source.labels(rows).dtype == np.uint8 and source.labels(rows[:0]).shape == (0, 30)
+    as_float = StoreSource(store, genome, label_dtype="float32").get_batch(rows)[1]
+    assert as_float.dtype == np.float32 and np.array_equal(as_float, dense[rows])
+    split = StoreSource(store, genome, rows=store.split_indices("test"))
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(split)).labels([1, 0]), dense[store.split_indices("test")[[1, 0]]])
+    ds = StoreDataset(store, "val", genome)
+    blob = pickle.dumps(ds)
+    assert len(blob) < 2_000  # paths: the memory maps are opened again in the worker
+    clone = pickle.loads(blob)
+    assert isinstance(clone.genome.sequence, np.memmap) and clone.genome is not genome
+    np.testing.assert_array_equal(clone.get_batch([3, 1])[0], ds.get_batch([3, 1])[0])
+    np.testing.assert_array_equal(clone.get_batch([3, 1], shifts=[2, -2])[0], ds.get_batch([3, 1], shifts=[2, -2])[0])
+
+
+def test_module_turns_byte_and_sparse_labels_into_float():
+    from types import SimpleNamespace
+
+    from dnabench.training.module import DNATaskModule
+
+    module = SimpleNamespace(task=SimpleNamespace(label_names=["a", "b", "c"]))
+    as_bytes = {"codes": torch.zeros(2, 4, dtype=torch.uint8), "labels": torch.tensor([[0, 1, 0], [1, 1, 0]], dtype=torch.uint8)}
+    sparse = {"codes": as_bytes["codes"], "label_counts": torch.tensor([1, 2]), "label_columns": torch.tensor([1, 0, 1], dtype=torch.int32)}
+    for batch in (as_bytes, sparse):
+        out = DNATaskModule.on_after_batch_transfer(module, batch, 0)  # type: ignore[arg-type]
+        assert out["labels"].dtype == torch.float32 and out["labels"].tolist() == [[0.0, 1.0, 0.0], [1.0, 1.0, 0.0]]
+    floats = {"labels": torch.tensor([[0.5]])}
+    assert DNATaskModule.on_after_batch_transfer(module, floats, 0) is floats  # type: ignore[arg-type]
+
+
+def test_sparse_label_store_trains_with_augmentation(tmp_path, store, genome):
+    """A CSR multilabel store trains through Lightning (a worker, --shift, RC); evaluation reads dense labels."""
+    import json
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from dnabench.cli import app
+
+    built, _ = store
+    card = json.loads((built.path / "dataset.json").read_text())
+    folder = tmp_path / "track"
+    write_store(folder, {**card, "task": "track7878", "genome": None}, built.regions, built.labels)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({
+        "model_options": {"channels": [8], "kernel_size": 5, "pool_size": 2}, "reverse_complement_augment": True,
+        "genome": str(genome.path), "max_epochs": 1, "batch_size": 8, "progress": False, "num_workers": 1,
+    }))
+    run = tmp_path / "run"
+    res = CliRunner().invoke(app, ["train", "--config", str(tmp_path / "c.yaml"), "--data", str(folder), "--model", "cnn_fc",
+                                   "--out", str(run), "--shift", "3"])
+    assert res.exit_code == 0, res.output
+    assert yaml.safe_load((run / "config.yaml").read_text())["max_shift"] == 3
+    assert "auroc" in json.loads((run / "metrics.json").read_text())["test"]
+    assert CliRunner().invoke(app, ["evaluate", str(run), "--split", "val"]).exit_code == 0

@@ -1,0 +1,38 @@
+"""Gradient clipping is done by the module, so a fused AdamW under mixed precision can clip too."""
+
+import torch
+
+from dnabench.models import build_model
+from dnabench.training.data import TaskInfo
+from dnabench.training.module import DNATaskModule
+
+TASK = TaskInfo(kind="binary", loss="bce", masked=False, metrics=["auroc"], monitor="auroc", label_names=["y"])
+
+
+def _module(grad_clip):
+    model = build_model("cnn_fc", seq_len=64, num_outputs=1, channels=(8, 8), fc_size=8)
+    return DNATaskModule(model, TASK, grad_clip=grad_clip)
+
+
+def _grad_norm(module) -> float:
+    return float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in module.model.parameters()])))
+
+
+def _big_gradients(module) -> None:
+    for p in module.model.parameters():
+        p.grad = torch.full_like(p, 10.0)
+
+
+def test_gradient_norm_clipped_before_the_optimizer_step():
+    module = _module(grad_clip=1.0)
+    _big_gradients(module)
+    module.on_before_optimizer_step(None)
+    assert abs(_grad_norm(module) - 1.0) < 1e-4
+
+
+def test_no_clipping_when_off():
+    module = _module(grad_clip=0.0)
+    _big_gradients(module)
+    before = _grad_norm(module)
+    module.on_before_optimizer_step(None)
+    assert _grad_norm(module) == before > 1.0
