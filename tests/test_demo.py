@@ -23,6 +23,10 @@ def test_demo_result(tmp_path):
     assert by_name["4-patch"]["tokens_per_window"] == WINDOW / 4
     assert by_name["BPE"]["tokens_per_window"] < WINDOW / 2
     assert (tmp_path / "demo" / "genome" / "genome.json").is_file()
+    assert result.store_rows > result.sites  # a 300 bp peak labels one or two bins
+    assert result.store_positives >= result.store_rows
+    assert result.labelled_windows_with_motif == 1.0
+    assert (tmp_path / "demo" / "track_store" / "dataset.json").is_file()
     assert "four tokenizations" in console.export_text()
 
 

@@ -15,7 +15,6 @@ from dnabench.data.store import CSRLabels, write_store
 from dnabench.training.config import TrainConfig
 from dnabench.training.data import TableSource, TaskInfo, TrainingData
 from dnabench.training.loader import BatchDataset, EpochBatchSampler, batch_loader, dense_labels, split_loaders
-from test_store import genome  # noqa: F401  (the small genome cache fixture of the store tests)
 
 LENGTH = 50
 

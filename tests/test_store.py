@@ -17,13 +17,6 @@ from dnabench.synthetic import make_genome
 
 
 @pytest.fixture(scope="module")
-def genome(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("store_genome")
-    make_genome({"chr1": 20_000, "chr2": 12_000}, sites_per_motif=3, seed=3).write_fasta(tmp / "g.fa")
-    return index_genome(tmp / "g.fa", tmp / "cache", progress=False)
-
-
-@pytest.fixture(scope="module")
 def other_genome(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("store_genome2")
     make_genome({"chr1": 20_000, "chr2": 12_000}, sites_per_motif=3, seed=4).write_fasta(tmp / "g.fa")

@@ -2,7 +2,8 @@
 
 It makes a small genome with planted motifs, indexes it into a genome cache, reads the motif
 sites back from BED, cuts windows around them (both strands) and around random background
-positions, tokenizes the windows four ways and checks every step against ground truth.
+positions, labels 200 bp genome bins from peak files as the Track7878 builder does, tokenizes
+the windows four ways and checks every step against ground truth.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ class DemoResult:
     motif_found_fraction: float
     background_motif_fraction: float
     tokenizers: list[dict]
+    store_rows: int = 0
+    store_positives: int = 0
+    #: the smallest, over labels, fraction of positive windows that hold that label's motif
+    labelled_windows_with_motif: float = 0.0
 
 
 def run_demo(out: Path | None = None, seed: int = 0, console: Console | None = None) -> DemoResult:
@@ -79,6 +84,10 @@ def _run(folder: Path, seed: int, console: Console) -> DemoResult:
         background_found = np.mean([any(_contains(w, m) for m in any_motif) for w in background])
         progress.update(step, total=1, completed=1)
 
+        step = progress.add_task("label 200 bp bins from peak files (Track7878 builder)", total=None)
+        store, with_motif = _label_bins(folder, synthetic, genome, seed)
+        progress.update(step, total=1, completed=1)
+
         batch = np.concatenate([windows, background])
         step = progress.add_task("train BPE on the genome", total=None)
         bpe = train_bpe(genome_chunks(genome, chunk=2_000), vocab_size=1024)
@@ -117,9 +126,41 @@ def _run(folder: Path, seed: int, console: Console) -> DemoResult:
         motif_found_fraction=float(found),
         background_motif_fraction=float(background_found),
         tokenizers=rows,
+        store_rows=store.n_rows,
+        store_positives=store.labels.nnz,
+        labelled_windows_with_motif=with_motif,
     )
     _show(console, result, genome, folder)
     return result
+
+
+def _label_bins(folder: Path, synthetic, genome, seed: int):
+    """One peak file a motif (300 bp around each site) -> a Track7878 store of 500 bp windows.
+
+    Returns the store and the smallest fraction, over labels, of positive windows that hold
+    their motif on either strand (1.0 when labels and sequence line up).
+    """
+    from dnabench.alphabet import reverse_complement
+    from dnabench.synthetic import DEMO_MOTIFS
+    from dnabench.tasks.track7878 import build_track7878
+
+    lines = ["accession\tfile\tgroup\tcell_type\ttarget"]
+    for name, sites in synthetic.sites.groupby("name"):
+        centre = (sites["start"].to_numpy() + sites["end"].to_numpy()) // 2
+        peaks = sites[["chrom"]].assign(start=centre - 150, end=centre + 150)
+        peaks.to_csv(folder / f"peaks_{name}.bed", sep="\t", header=False, index=False)
+        lines.append(f"{name}\tpeaks_{name}.bed\tTF\tsynthetic\t{name}")
+    (folder / "tracks.tsv").write_text("\n".join(lines) + "\n")
+    store = build_track7878(folder / "tracks.tsv", genome, folder / "track_store", flank=150, seed=seed, overwrite=True,
+                            fractions={"train": 0.8, "val": 0.1, "test": 0.1})
+    rows = np.arange(store.n_rows)
+    codes, labels = store.sequences(rows, genome), store.labels.dense(rows)
+    fractions = []
+    for j, name in enumerate(store.label_names):
+        motif = encode(DEMO_MOTIFS[name])
+        hits = [_contains(w, motif) or _contains(w, reverse_complement(motif)) for w in codes[labels[:, j] == 1]]
+        fractions.append(float(np.mean(hits)) if hits else 0.0)
+    return store, min(fractions)
 
 
 def _contains(window: np.ndarray, motif: np.ndarray) -> bool:
@@ -135,6 +176,11 @@ def _show(console: Console, result: DemoResult, genome, folder: Path) -> None:
     console.print(
         f"windows of {WINDOW} bp centred on sites (strand-aware) hold their motif: "
         f"[bold]{result.motif_found_fraction:.0%}[/]; random background windows: {result.background_motif_fraction:.0%}"
+    )
+    console.print(
+        f"Track7878-style store from one peak file a motif: {result.store_rows:,} bins of 200 bp (500 bp windows) x 3 labels, "
+        f"{result.store_positives:,} positives in CSR; positive windows holding their motif: "
+        f"[bold]{result.labelled_windows_with_motif:.0%}[/]"
     )
     table = Table(title="four tokenizations of the same windows")
     for col in ("tokenizer", "vocabulary", "tokens / window", "UNK", "decode == input", "windows/s"):

@@ -646,12 +646,12 @@ class Store:
             lines.append(f"split rule: {json.dumps(rule)}")
         leak = c.get("leakage") or {}
         if leak:
-            ident = leak.get("identical_sequences", {})
-            over = leak.get("overlapping_intervals", {})
-            lines.append(
-                f"leakage: {ident.get('rows', '?')} rows with a sequence also in another split, "
-                f"{over.get('rows', '?')} rows overlapping a region of another split"
-            )
+            parts = []
+            if "identical_sequences" in leak:
+                parts.append(f"{leak['identical_sequences'].get('rows')} rows with a sequence also in another split")
+            if "overlapping_intervals" in leak:
+                parts.append(f"{leak['overlapping_intervals'].get('rows')} rows overlapping a region of another split")
+            lines.append("leakage: " + (", ".join(parts) if parts else "not measured"))
         return "\n".join(lines)
 
     # ----- rows -----

@@ -59,7 +59,9 @@ ENCODE_RRBS_SEARCH = (
 )
 #: Not listed in the paper; pass your own list of ENCFF accessions (see the module docstring).
 METHYL96_ACCESSIONS: tuple[str, ...] | None = None
-#: The 7878 DeepFun accessions are not in the paper either; DeepFun's supplement lists them.
+#: Not shipped: the paper takes its 7878 accessions from DeepFun, whose repository lists them
+#: (sources `deepfun_profiles_a` and `deepfun_profiles_b`); `dnabench.tasks.deepfun` turns those
+#: lists into the metadata table and accession list of `dnabench prepare track7878`.
 TRACK7878_ACCESSIONS: tuple[str, ...] | None = None
 
 
@@ -77,6 +79,8 @@ _EXPECTO_COMMIT = "1b89458691e4dd86192c6ea93ad4bc02910a4df2"
 _EXPECTO_RAW = f"https://raw.githubusercontent.com/FunctionLab/ExPecto/{_EXPECTO_COMMIT}/resources"
 _EXPECTO_TERMS = "Princeton academic-use licence (see the ExPecto README)"
 _KIRCHER_COMMIT = "c5cadb46a3ec9bbeb8f678e8dc2b2335191f121b"
+_DEEPFUN_COMMIT = "ad65d4f2897de662504b8ae6ee80a3287aea97de"
+_DEEPFUN_RAW = f"https://raw.githubusercontent.com/bsml320/DeepFun/{_DEEPFUN_COMMIT}"
 _KIRCHER_RAW = f"https://raw.githubusercontent.com/kircherlab/MPRA_SaturationMutagenesis/{_KIRCHER_COMMIT}/data"
 _GTEX = "https://storage.googleapis.com/adult-gtex/bulk-qtl/v8/fine-mapping-cis-eqtl"
 _GTEX_OLD = "https://storage.googleapis.com/gtex_analysis_v8/single_tissue_qtl_data"
@@ -122,6 +126,14 @@ _LIST = [
            "DeepSEA training data (919 labels, 1000 bp, hg19): train/valid/test .mat, used in paper 6.2",
            ("track7878",), mirrors=("http://deepsea.princeton.edu/media/code/deepsea_train_bundle.v0.9.tar.gz",),
            checksum_note="no published checksum", size_hint="~3.3 GB"),
+    Source("deepfun_profiles_a", f"{_DEEPFUN_RAW}/Profiles_list_A.txt",
+           "DeepFun's epigenomic profiles, list A (3,451 ENCODE peak files: target^biosample type^biosample^ENCFF)",
+           ("track7878",), checksum_note="not hashed here (no local copy)",
+           notes="Track7878's accessions come from DeepFun (paper 4.1.3); see dnabench.tasks.deepfun"),
+    Source("deepfun_profiles_b", f"{_DEEPFUN_RAW}/Profiles_list_B.txt",
+           "DeepFun's epigenomic profiles, list B (the other ENCODE peak files, same format)",
+           ("track7878",), checksum_note="not hashed here (no local copy)",
+           notes="Track7878's accessions come from DeepFun (paper 4.1.3); see dnabench.tasks.deepfun"),
     Source("deepsea_beluga_2002_features", f"{_EXPECTO_RAW}/deepsea_beluga_2002_features.tsv",
            "The 2,002 DeepSEA/Beluga chromatin features (cell type, assay, ENCODE/Roadmap file)",
            ("track7878", "geneexp"), sha256="04554efe4acb95a1e18ed47f3a1ad17ae969e19d46de47cdf9e9cca8df5c4ef9",

@@ -7,7 +7,8 @@ wires them with
     register(app, console, run)
 
 Each command is a few lines over a public function (`download`, `build_promvary`,
-`build_promfix`, `build_methyl96`, `build_deepsea`, `build_track7878`, `open_store`).
+`build_promfix`, `build_methyl96`, `build_deepsea`, `build_track7878`, `write_track_metadata`,
+`open_store`).
 """
 
 from __future__ import annotations
@@ -200,6 +201,24 @@ def register(app: typer.Typer, console: Console, run: Callable[[Callable[[], Any
                                                  strands="both" if both_strands else "plus",
                                                  overwrite=overwrite, progress=progress))
         _print_store(store)
+
+    @prepare_app.command("track7878-tracks")
+    def prepare_track7878_tracks(
+        profiles: Annotated[list[Path], typer.Argument(help="DeepFun's Profiles_list_A.txt and Profiles_list_B.txt.")],
+        out: Annotated[Path, typer.Option("--out", "-o", help="Metadata table to write (accessions.txt goes beside it).")],
+        ext: Annotated[str, typer.Option(help="Extension of the peak files to download.")] = "bed.gz",
+    ) -> None:
+        """Track7878's track list from DeepFun's profile lists: metadata table + ENCODE accessions to download."""
+        from dnabench.tasks.deepfun import write_track_metadata
+
+        table, accessions, counts = _run(lambda: write_track_metadata(profiles, out, ext=ext))
+        repeated = counts["repeated_accessions"]
+        console.print(
+            f"{counts['profiles']:,} tracks ({counts['dnase']:,} DNase, {counts['tf']:,} TF, {counts['histone']:,} histone) -> {table}"
+            + (f"; {len(repeated)} accession(s) listed twice, kept once: {', '.join(repeated)}" if repeated else ""),
+            soft_wrap=True,
+        )
+        console.print(f"next: dnabench download --accessions {accessions} --dest {table.parent} --ext {ext}", soft_wrap=True)
 
     @store_app.command("info")
     def store_info(

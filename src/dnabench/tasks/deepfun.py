@@ -1,0 +1,102 @@
+"""DeepFun's profile lists -> the Track7878 metadata table and the accessions to download.
+
+The paper takes the ENCODE accessions of its 7878 tracks from DeepFun (Pei et al. 2021), whose
+repository lists them in two files (`dnabench download deepfun_profiles_a` / `_b`), one profile
+a line:
+
+    CTCF-human^cell_line^A549^ENCFF001URZ<TAB>11
+    DNase-seq^primary_cell^T-cell^ENCFF026SFK<TAB>920
+    H3K9me3-human^tissue^spleen^ENCFF089WHI<TAB>3438
+
+that is target ^ biosample type ^ biosample ^ file accession, then the profile's index. The
+group comes from the target: `DNase-seq` is DNase, a histone mark or variant (H1, H2A, H2B, H3,
+H4 followed by a modification or variant name: H3K27ac, H2AFZ, H4K20me1) is histone, anything
+else is a TF. An accession listed twice is kept once (the first) and counted.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from dnabench.io.files import InputError
+
+__all__ = ["Profile", "read_deepfun_profiles", "profile_group", "write_track_metadata"]
+
+_HISTONE = re.compile(r"^H(1|2A|2B|3|4)[A-Z0-9]")
+_ACCESSION = re.compile(r"^ENC[A-Z]{2}[0-9]{3}[A-Z]{3}$")
+
+
+@dataclass(frozen=True)
+class Profile:
+    accession: str
+    target: str
+    group: str
+    biosample_type: str
+    biosample: str
+
+
+def profile_group(target: str) -> str:
+    """dnase, histone or tf from a DeepFun target name ("DNase-seq", "H3K4me3-human", "CTCF-human")."""
+    name = target.removesuffix("-human")
+    if name.lower().startswith("dnase"):
+        return "dnase"
+    if _HISTONE.match(name):
+        return "histone"
+    return "tf"
+
+
+def read_deepfun_profiles(paths: Sequence[str | os.PathLike]) -> tuple[list[Profile], list[str]]:
+    """Profiles of every list in order, and the accessions that were listed again (dropped)."""
+    profiles: list[Profile] = []
+    seen: set[str] = set()
+    repeated: list[str] = []
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such DeepFun profile list")
+        with open(path, encoding="utf-8") as f:
+            for line_no, line in enumerate(f, 1):
+                line = line.rstrip("\r\n")
+                if not line.strip():
+                    continue
+                fields = line.split("\t")[0].split("^")
+                if len(fields) != 4:
+                    raise InputError(path, f"expected target^biosample type^biosample^accession, got {line!r}", line=line_no)
+                target, biosample_type, biosample, accession = (x.strip() for x in fields)
+                if not _ACCESSION.match(accession):
+                    raise InputError(path, f"{accession!r} is not an ENCODE file accession (ENCFF...)", line=line_no)
+                if accession in seen:
+                    repeated.append(accession)
+                    continue
+                seen.add(accession)
+                profiles.append(Profile(accession, target.removesuffix("-human"), profile_group(target), biosample_type, biosample))
+    if not profiles:
+        raise InputError(paths[0] if paths else "<none>", "no profiles found")
+    return profiles, repeated
+
+
+def write_track_metadata(
+    paths: Sequence[str | os.PathLike], out: str | os.PathLike, ext: str = "bed.gz"
+) -> tuple[Path, Path, dict]:
+    """Write the metadata table (`out`) and `accessions.txt` beside it; returns both and counts.
+
+    Peak files are expected beside the table as ACCESSION.EXT, which is what
+    `dnabench download --accessions accessions.txt --dest <the table's folder> --ext EXT` saves.
+    """
+    profiles, repeated = read_deepfun_profiles(paths)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows = ["accession\tfile\tgroup\tcell_type\ttarget\tbiosample_type"]
+    for p in profiles:
+        target = "" if p.group == "dnase" else p.target
+        rows.append(f"{p.accession}\t{p.accession}.{ext}\t{p.group}\t{p.biosample}\t{target}\t{p.biosample_type}")
+    accessions = out.with_name("accessions.txt")
+    for path, text in ((out, "\n".join(rows) + "\n"), (accessions, "\n".join(p.accession for p in profiles) + "\n")):
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+    counts = {g: sum(p.group == g for p in profiles) for g in ("dnase", "tf", "histone")}
+    return out, accessions, {"profiles": len(profiles), "repeated_accessions": repeated, **counts}

@@ -1,0 +1,73 @@
+"""DeepFun's profile lists become the Track7878 metadata table that the builder reads."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from dnabench.cli import app
+from dnabench.io.files import InputError
+from dnabench.tasks.deepfun import profile_group, read_deepfun_profiles, write_track_metadata
+from dnabench.tasks.track7878 import read_track_metadata
+
+LIST_A = """CTCF-human^cell_line^A549^ENCFF001URZ\t1
+DNase-seq^primary_cell^T-cell^ENCFF026SFK\t2
+H3K9me3-human^tissue^spleen^ENCFF089WHI\t3
+H2AFZ-human^cell_line^K562^ENCFF000AAA\t4
+"""
+LIST_B = """ATF3-human^tissue^liver^ENCFF025EPQ\t1
+HDAC2-human^cell_line^K562^ENCFF111BBB\t2
+CTCF-human^cell_line^A549^ENCFF001URZ\t3
+"""
+
+
+@pytest.mark.parametrize(
+    "target, group",
+    [("DNase-seq", "dnase"), ("H3K27ac-human", "histone"), ("H4K20me1-human", "histone"), ("H2AFZ-human", "histone"),
+     ("CTCF-human", "tf"), ("HDAC2-human", "tf"), ("HCFC1-human", "tf"), ("H1-hESC", "tf")],
+)
+def test_groups_from_target_names(target, group):
+    assert profile_group(target) == group
+
+
+def lists(tmp_path):
+    (tmp_path / "A.txt").write_text(LIST_A)
+    (tmp_path / "B.txt").write_text(LIST_B)
+    return [tmp_path / "A.txt", tmp_path / "B.txt"]
+
+
+def test_profiles_in_order_with_repeats_dropped(tmp_path):
+    profiles, repeated = read_deepfun_profiles(lists(tmp_path))
+    assert [p.accession for p in profiles] == ["ENCFF001URZ", "ENCFF026SFK", "ENCFF089WHI", "ENCFF000AAA", "ENCFF025EPQ", "ENCFF111BBB"]
+    assert repeated == ["ENCFF001URZ"]
+    assert [p.group for p in profiles] == ["tf", "dnase", "histone", "histone", "tf", "tf"]
+    assert profiles[2].biosample == "spleen" and profiles[2].biosample_type == "tissue" and profiles[2].target == "H3K9me3"
+
+
+def test_metadata_table_reads_back_in_the_builder(tmp_path):
+    table, accessions, counts = write_track_metadata(lists(tmp_path), tmp_path / "peaks" / "tracks.tsv")
+    assert counts["profiles"] == 6 and (counts["dnase"], counts["tf"], counts["histone"]) == (1, 3, 2)
+    assert accessions.read_text().split() == [line.split("\t")[0] for line in table.read_text().splitlines()[1:]]
+    for acc in accessions.read_text().split():  # what `dnabench download --accessions` would save
+        (table.parent / f"{acc}.bed.gz").write_bytes(b"")
+    tracks = read_track_metadata(table)
+    assert [t.group for t in tracks] == ["tf", "dnase", "histone", "histone", "tf", "tf"]
+    assert tracks[1].cell_type == "T-cell" and tracks[1].target == "" and tracks[0].target == "CTCF"
+
+
+def test_malformed_lines_name_file_and_line(tmp_path):
+    (tmp_path / "bad.txt").write_text(LIST_A + "CTCF-human^cell_line^ENCFF001XYZ\t5\n")
+    with pytest.raises(InputError, match=r"bad\.txt:5: expected target\^biosample type"):
+        read_deepfun_profiles([tmp_path / "bad.txt"])
+    (tmp_path / "bad2.txt").write_text("CTCF-human^cell_line^A549^GSM12345\t1\n")
+    with pytest.raises(InputError, match=r"bad2\.txt:1: 'GSM12345' is not an ENCODE file accession"):
+        read_deepfun_profiles([tmp_path / "bad2.txt"])
+
+
+def test_cli(tmp_path):
+    paths = lists(tmp_path)
+    result = CliRunner().invoke(app, ["prepare", "track7878-tracks", *map(str, paths), "--out", str(tmp_path / "t" / "tracks.tsv")])
+    assert result.exit_code == 0, result.output
+    assert "6 tracks (1 DNase, 3 TF, 2 histone)" in result.output and "ENCFF001URZ" in result.output
+    assert "dnabench download --accessions" in result.output
+    assert (tmp_path / "t" / "accessions.txt").is_file()
