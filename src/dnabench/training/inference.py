@@ -19,7 +19,10 @@ from dnabench.alphabet import N
 from dnabench.training.config import load_config
 from dnabench.training.data import load_training_data
 from dnabench.training.run import resolve_model_dir
-from dnabench.training.scoring import score
+from dnabench.training.scoring import SplitScorer
+
+#: rows of a split predicted and scored at a time by `evaluate_run`
+EVALUATE_CHUNK = 16_384
 
 
 def _device(device: str | None) -> torch.device:
@@ -72,10 +75,12 @@ def evaluate_run(
     run, config, model, _, metrics = _run_parts(run)
     training_data = load_training_data(data or config.data, seed=config.seed, genome=config.genome)
     rows = training_data.split(split)
-    codes, targets = training_data.source.get_batch(rows)
-    preds = predict_codes(model, codes, batch_size, device, reverse_complement)
+    scorer = SplitScorer(training_data.task)
+    for start in range(0, rows.size, EVALUATE_CHUNK):  # bounded memory: Track7878's test split is 14 GB dense
+        codes, targets = training_data.source.get_batch(rows[start : start + EVALUATE_CHUNK])
+        scorer.update(targets, predict_codes(model, codes, batch_size, device, reverse_complement))
     threshold = metrics.get("val", {}).get("threshold")
-    result = score(training_data.task, targets, preds, threshold=threshold if split != "val" else None)
+    result = scorer.compute(threshold=threshold if split != "val" else None)
     (run / f"eval_{split}.json").write_text(json.dumps({"data": str(data or config.data), "split": split, **result}, indent=1))
     return result
 

@@ -40,11 +40,13 @@ def _dist_rank_world() -> tuple[int, int]:
 
 
 class BatchItem(NamedTuple):
-    """What the sampler yields: a batch's number within its epoch, its indices, and the epoch."""
+    """What the sampler yields: a batch's number within its epoch, its indices, the epoch, and
+    how many of the indices are real: the rest repeat samples to even out DDP ranks at evaluation."""
 
     number: int
     indices: np.ndarray
     epoch: int
+    real: int
 
 
 class EpochBatchSampler(Sampler):
@@ -90,12 +92,21 @@ class EpochBatchSampler(Sampler):
     def __len__(self) -> int:
         return self._count(self._rank_indices().size)
 
+    def _rank_real(self, size: int) -> int:
+        """Samples of this rank's share that are not evaluation padding (padding comes last)."""
+        rank, world = _dist_rank_world()
+        if world == 1 or self.shuffle or self.drop_last:
+            return size
+        return len(range(rank, self.indices.size, world))
+
     def __iter__(self) -> Iterator[BatchItem]:
         order = self._rank_indices()
         count = self._count(order.size)
+        real = self._rank_real(order.size)
         skip, self.skip = self.skip, 0
         for b in range(skip, count):
-            yield BatchItem(b, order[b * self.batch_size : (b + 1) * self.batch_size], self.epoch)
+            indices = order[b * self.batch_size : (b + 1) * self.batch_size]
+            yield BatchItem(b, indices, self.epoch, int(np.clip(real - b * self.batch_size, 0, indices.size)))
 
 
 class BatchDataset(Dataset):
@@ -139,7 +150,7 @@ class BatchDataset(Dataset):
         return (flip if self.reverse_complement else None), shifts
 
     def __getitem__(self, item: BatchItem) -> dict[str, torch.Tensor]:
-        batch_number, indices, epoch = item
+        batch_number, indices, epoch, real = item
         flip, shifts = self.augmentation(epoch, batch_number, len(indices))
         if self.sparse_labels:
             codes = self.source.sequences(indices, shifts)  # type: ignore[attr-defined]
@@ -156,6 +167,8 @@ class BatchDataset(Dataset):
             codes[rows] = complement(codes[rows, ::-1])
         index = torch.from_numpy(np.asarray(indices, dtype=np.int64))
         batch = {"codes": torch.from_numpy(np.ascontiguousarray(codes)), **labels, "index": index}
+        if real < len(indices):  # DDP evaluation padding: the module leaves the repeats out of streamed metrics
+            batch["real"] = torch.tensor(real, dtype=torch.int64)
         return PackedBatch.pack(batch) if torch.utils.data.get_worker_info() is not None else batch  # type: ignore[return-value]
 
 

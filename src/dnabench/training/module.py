@@ -18,7 +18,7 @@ from dnabench.models.losses import LossConfig, build_loss
 from dnabench.training.data import TaskInfo
 from dnabench.training.errors import NonFiniteLossError
 from dnabench.training.loader import dense_labels
-from dnabench.training.scoring import score
+from dnabench.training.scoring import SplitScorer, is_streamed, score
 
 
 class DNATaskModule(L.LightningModule):
@@ -43,6 +43,9 @@ class DNATaskModule(L.LightningModule):
         self.grad_clip = grad_clip
         self.loss_fn = build_loss(LossConfig(kind=loss or task.loss, masked=task.masked))  # type: ignore[arg-type]
         self._outputs: dict[str, list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]] = {}
+        #: large multilabel tasks are scored from histograms filled batch by batch (bounded memory)
+        self.streamed = is_streamed(task)
+        self._scorers: dict[str, SplitScorer] = {}
         self.val_threshold: float | None = None
         self.last_metrics: dict[str, dict[str, float]] = {}
         #: the training loader's sampler, so that a resume can skip the batches already done
@@ -86,6 +89,11 @@ class DNATaskModule(L.LightningModule):
         loss = self.loss_fn(logits, batch["labels"])
         self.log(f"{split}/loss", loss, on_epoch=True, sync_dist=True, batch_size=batch["codes"].shape[0])
         probs = self.model.head.activate(logits)
+        if self.streamed:
+            real = int(batch["real"]) if "real" in batch else probs.shape[0]  # DDP padding repeats samples
+            scorer = self._scorers.setdefault(split, SplitScorer(self.task, streamed=True))
+            scorer.update(batch["labels"][:real].cpu().numpy(), probs[:real].detach().cpu().numpy())
+            return
         self._outputs.setdefault(split, []).append((batch["index"], probs.detach(), batch["labels"]))
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
@@ -109,7 +117,26 @@ class DNATaskModule(L.LightningModule):
         order = first[np.argsort(index_np[first])]
         return index_np[order], preds.cpu().numpy()[order], targets.cpu().numpy()[order]
 
+    def _streamed_metrics(self, split: str) -> dict[str, float]:
+        """Histograms of every rank summed (one all-reduce of fixed size), then scored."""
+        scorer = self._scorers.pop(split, None) or SplitScorer(self.task, streamed=True)
+        hist = scorer.histograms
+        assert hist is not None
+        if self.trainer.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
+            # int32 suffices: a bin never holds more samples than the split has (< 2**31)
+            counts = torch.from_numpy(hist._counts.view(np.int32) if hist._counts.dtype == np.uint32 else hist._counts.astype(np.int64))
+            counts = counts.to(self.device)
+            torch.distributed.all_reduce(counts)
+            hist._counts = counts.cpu().numpy().astype(hist._counts.dtype)
+            hist.n_samples = int(hist.counts[0].sum())
+        return scorer.compute()
+
     def _finish(self, split: str) -> None:
+        if self.streamed:
+            metrics = self._streamed_metrics(split)
+            self.last_metrics[split] = metrics
+            self.log_dict({f"{split}/{k}": float(v) for k, v in metrics.items()}, sync_dist=False, prog_bar=split == "val")
+            return
         index, preds, targets = self.gathered(split)
         if not index.size:
             return

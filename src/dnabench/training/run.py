@@ -7,7 +7,7 @@ Run folder:
     logs/metrics.csv       per-epoch (and per-step) log; tensorboard/ alongside
     checkpoints/           best.ckpt, last.ckpt (Lightning, for --resume), interrupted.ckpt
     best/ , last/          models saved with save_pretrained (DNAModel.from_pretrained loads them)
-    test_predictions.parquet
+    test_predictions.parquet  (not for tasks scored from streamed histograms, such as Track7878)
 """
 
 from __future__ import annotations
@@ -240,6 +240,8 @@ def _write_results(out: Path, config: TrainConfig, data: TrainingData, module: D
         "command": sys.argv,
     }
     (out / "run.json").write_text(json.dumps(run, indent=1, default=str))
+    if module.streamed:  # millions of rows x thousands of labels: `dnabench predict` writes them on request
+        return
     index, preds, targets = getattr(module, "test_predictions", (np.zeros(0), np.zeros((0, 0)), np.zeros((0, 0))))
     frame = pd.DataFrame({"index": index})
     for j, name in enumerate(data.task.label_names):
