@@ -1,8 +1,8 @@
 """Samples/s of batch loading for a Track7878-shaped store, against a per-sample Dataset, same run.
 
 Goals: the dnabench loader delivers >= 200,000 samples/s per core, and >= 20x the per-sample
-baseline with the same number of workers (one H100 trains Track7878 at about 15,000 samples/s,
-so a few cores must feed it with room to spare).
+baseline with the same number of workers (the default Transformer trains at about 12,800
+samples/s on an H200, see docs/performance.md, so a few cores must feed it with room to spare).
 
 The data: a synthetic genome cache (default 200 Mbp over 4 chromosomes), a store of --rows
 windows of 1000 bp on both strands with 7878 labels kept as CSR, about 2 % positive (what
