@@ -147,6 +147,18 @@ class StreamingBinaryMetrics:
         self._counts[:-1] += other._counts[:-1].astype(self._counts.dtype, copy=False)
         self.n_samples += other.n_samples
 
+    def replace_counts(self, counts: np.ndarray) -> None:
+        """Take summed counts [L, 2, bins] (another process's added in, e.g. by an all-reduce)."""
+        counts = np.asarray(counts)
+        if counts.shape != self.counts.shape:
+            raise ValueError(f"counts of shape {counts.shape}, expected {self.counts.shape}")
+        total = int(counts[0].sum())
+        if total > np.iinfo(np.uint32).max:
+            self._counts = self._counts.astype(np.uint64)
+            self._one = np.ones((), dtype=np.uint64)
+        self._counts[:-1] = counts.reshape(-1).astype(self._counts.dtype, copy=False)
+        self.n_samples = total
+
     def _ensure_capacity(self, extra: int) -> None:
         if self._counts.dtype == np.uint32 and self.n_samples + extra > np.iinfo(np.uint32).max:
             self._counts = self._counts.astype(np.uint64)

@@ -123,12 +123,10 @@ class DNATaskModule(L.LightningModule):
         hist = scorer.histograms
         assert hist is not None
         if self.trainer.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
-            # int32 suffices: a bin never holds more samples than the split has (< 2**31)
-            counts = torch.from_numpy(hist._counts.view(np.int32) if hist._counts.dtype == np.uint32 else hist._counts.astype(np.int64))
-            counts = counts.to(self.device)
+            # int64 on every rank alike (a dtype chosen per rank could differ and hang the collective)
+            counts = torch.from_numpy(hist.counts.astype(np.int64)).to(self.device)
             torch.distributed.all_reduce(counts)
-            hist._counts = counts.cpu().numpy().astype(hist._counts.dtype)
-            hist.n_samples = int(hist.counts[0].sum())
+            hist.replace_counts(counts.cpu().numpy())
         return scorer.compute()
 
     def _finish(self, split: str) -> None:
