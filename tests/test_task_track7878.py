@@ -243,3 +243,23 @@ def test_both_strands_doubles_every_bin_in_one_split(tmp_path, metadata, hg19, s
     np.testing.assert_array_equal(both.labels.dense(rows)[::2], store.labels.dense(rows[:20]))
     np.testing.assert_array_equal(both.labels.dense(rows)[1::2], store.labels.dense(rows[:20]))
     assert both.card["labels"]["positives"] == [2 * p for p in store.card["labels"]["positives"]]
+
+
+def test_aliases_and_unknown_chromosomes(tmp_path, hg19):
+    (tmp_path / "a.bed").write_text("1\t1000\t1300\nchrUn_gl000220\t0\t500\nchr2\t250000000\t250000500\n")  # "1" = chr1
+    (tmp_path / "b.bed").write_text("chr3\t0\t50\n")  # too short to label a bin
+    meta = write_metadata(tmp_path / "m.tsv", [("A", tmp_path / "a.bed", "TF", "x", ""), ("B", tmp_path / "b.bed", "DNase", "x", "")])
+    s = t7.build_track7878(meta, hg19, tmp_path / "out", leakage_sequences=False)
+    assert s.regions["chrom"].astype(str).tolist() == ["chr1", "chr1"]  # bins 5 and 6 ([1000, 1300))
+    assert ((s.regions["start"] + 400) // 200).tolist() == [5, 6]
+    assert s.card["labels"]["positives"] == [2, 0]
+    assert s.card["build"]["peaks_off_genome"] == 1  # chrUn_gl000220 is not in the genome
+    assert s.card["build"]["peaks_clipped_at_chromosome_end"] == 1  # chr2 ends at 243,199,373
+    assert s.card["build"]["peaks"] == 4
+
+
+def test_empty_peak_file_fails_before_the_build(tmp_path, peak_files):
+    (tmp_path / "empty.bed").write_text("")
+    meta = write_metadata(tmp_path / "m.tsv", [("A", peak_files["EZH2"], "TF", "x", ""), ("E", tmp_path / "empty.bed", "DNase", "x", "")])
+    with pytest.raises(InputError, match=r"m\.tsv:3: peak file .*empty\.bed of E is empty"):
+        t7.read_track_metadata(meta)

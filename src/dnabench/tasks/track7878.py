@@ -111,6 +111,8 @@ def read_track_metadata(path: str | os.PathLike, check_files: bool = True) -> li
             file = path.parent / file
         if check_files and not file.is_file():
             raise InputError(path, f"peak file {file} of {accession} does not exist", line=line_no)
+        if check_files and file.stat().st_size == 0:  # fail before the long first pass, not during it
+            raise InputError(path, f"peak file {file} of {accession} is empty (a label needs peaks)", line=line_no)
         tracks.append(Track(accession, file, group, get("cell_type"), get("target")))
     if len(tracks) > np.iinfo(np.int16).max:
         raise InputError(path, f"{len(tracks)} tracks; at most {np.iinfo(np.int16).max} are supported")
