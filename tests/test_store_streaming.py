@@ -111,3 +111,27 @@ def test_categorical_columns_are_checked_by_category(tmp_path):
         with StoreWriter(tmp_path / "bad") as w:
             w.codes(n, 4)
             w.finish(card(1), regions, labels=np.zeros((n, 1), np.float32))
+
+
+def test_flips_read_the_other_strand(tmp_path):
+    from dnabench.alphabet import reverse_complement
+
+    g = make_genome({"chr1": 5_000}, sites_per_motif=2, seed=5)
+    genome = index_genome(g.write_fasta(tmp_path / "g.fa"), tmp_path / "cache", progress=False)
+    regions = pd.DataFrame({"chrom": ["chr1"] * 3, "start": [100, 2000, 3000], "end": [150, 2050, 3050],
+                            "strand": ["+", "-", "+"], "split": ["train"] * 3})
+    with StoreWriter(tmp_path / "s") as w:
+        w.finish({**card(1), "input_length": 50}, regions, labels=np.ones((3, 1), np.float32))
+    store = open_store(tmp_path / "s")
+    plain = store.sequences([0, 1, 2], genome)
+    flipped = store.sequences([0, 1, 2], genome, flips=[True, True, False], shifts=[3, 0, 0])
+    np.testing.assert_array_equal(flipped[0], genome.fetch("chr1", 103, 153, strand="-"))
+    np.testing.assert_array_equal(flipped[1], genome.fetch("chr1", 2000, 2050, strand="+"))  # a '-' row flipped
+    np.testing.assert_array_equal(flipped[2], plain[2])
+    # stored sequences: shift within the row, then reverse-complement
+    rng = np.random.default_rng(2)
+    codes = rng.integers(0, 4, (4, 12), dtype=np.uint8)
+    stored = stream_store(tmp_path / "c", rng.random((4, 2)) < 0.5, chunk=4, codes=codes)
+    got = stored.sequences([1, 3], flips=[True, False], shifts=[2, 0])
+    np.testing.assert_array_equal(got[0], reverse_complement(np.concatenate([codes[1, 2:], [N, N]]).astype(np.uint8)))
+    np.testing.assert_array_equal(got[1], codes[3])

@@ -71,9 +71,13 @@ class StoreSource:
             idx = np.where(idx < 0, idx + n, idx)
         return idx if self.rows is None else self.rows[idx]
 
-    def sequences(self, indices: Any, shifts: Any = None) -> np.ndarray:
-        """uint8 codes [B, L]; `shifts` moves each window along the genome (N beyond the sequence)."""
-        return self.store.sequences(self.store_rows(indices), self.genome, check_genome=False, shifts=shifts)
+    #: `sequences` / `get_batch` take `flips` (reverse-complement rows in the gather itself)
+    gathers_flips = True
+
+    def sequences(self, indices: Any, shifts: Any = None, flips: Any = None) -> np.ndarray:
+        """uint8 codes [B, L]; `shifts` moves each window along the genome (N beyond the sequence),
+        `flips` reads rows from the other strand."""
+        return self.store.sequences(self.store_rows(indices), self.genome, check_genome=False, shifts=shifts, flips=flips)
 
     def label_pieces(self, indices: Any) -> tuple[np.ndarray, np.ndarray]:
         """(counts int64 [B], columns int32 [nnz]) of 0/1 CSR labels, row after row: no dense matrix."""
@@ -92,9 +96,9 @@ class StoreSource:
             return binary_rows(*self.label_pieces(indices), self.store.n_labels)
         return self.store.labels.dense(self.store_rows(indices))
 
-    def get_batch(self, indices: Any, shifts: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    def get_batch(self, indices: Any, shifts: Any = None, flips: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """(codes uint8 [B, L], dense labels [B, n_labels])."""
-        return self.sequences(indices, shifts), self.labels(indices)
+        return self.sequences(indices, shifts, flips), self.labels(indices)
 
     def __getstate__(self) -> dict:
         return {

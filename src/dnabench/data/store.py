@@ -46,7 +46,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dnabench.alphabet import ASCII_TO_CODE, INVALID, shift_codes
+from dnabench.alphabet import ASCII_TO_CODE, INVALID, reverse_complement, shift_codes
 from dnabench.io.files import atomic_dir
 
 __all__ = [
@@ -701,15 +701,23 @@ class Store:
             self._inline = ASCII_TO_CODE[raw].reshape(len(seqs), length)
         return self._inline
 
-    def sequences(self, rows: Any, genome: Any = None, check_genome: bool = True, shifts: Any = None) -> np.ndarray:
+    def sequences(
+        self, rows: Any, genome: Any = None, check_genome: bool = True, shifts: Any = None, flips: Any = None
+    ) -> np.ndarray:
         """uint8 codes [len(rows), input_length]: one `fetch_batch` call, or the stored sequences.
 
         `shifts` (int per row) moves each window along the genome (positive: downstream of the
         + strand); a stored sequence is moved within itself and filled with N, since no flanks exist.
+        `flips` (bool per row) reads those rows from the other strand: folded into the gather's
+        strands, so reverse-complement augmentation costs no extra pass over the batch.
         """
         idx = _rows(rows, self.n_rows)
         if shifts is not None:
             shifts = np.broadcast_to(np.asarray(shifts, dtype=np.int64), idx.shape)
+        if flips is not None:
+            flips = np.broadcast_to(np.asarray(flips, dtype=bool), idx.shape)
+            if not flips.any():
+                flips = None
         if self.has_inline_sequences:
             codes = self.codes if self.codes is not None else self._inline_codes()
             if idx.size > 1 and (np.diff(idx) < 0).any():  # a memmap reads fastest in ascending order
@@ -718,9 +726,12 @@ class Store:
                 out[order] = codes[idx[order]]
             else:
                 out = np.asarray(codes[idx])
-            if shifts is None or not shifts.any():
-                return out
-            return shift_codes(out, shifts)
+            if shifts is not None and shifts.any():
+                out = shift_codes(out, shifts)
+            if flips is not None:
+                out = np.array(out, copy=True)
+                out[flips] = reverse_complement(out[flips])
+            return out
         if genome is None:
             raise StoreError(f"{self.path}: this store holds coordinates only; pass the genome cache it was built on")
         if check_genome:
@@ -728,12 +739,13 @@ class Store:
         ci, starts, minus = self._fetch_plan(genome)
         length = self.input_length
         begin = starts[idx] if shifts is None else starts[idx] + shifts
+        strands = minus[idx] if flips is None else minus[idx] ^ flips
         if length is None:
             ends = self.regions["end"].to_numpy(dtype=np.int64)[idx]
             if shifts is not None:
                 ends = ends + shifts
-            return genome.fetch_batch(ci[idx], begin, ends=ends, strands=minus[idx])
-        return genome.fetch_batch(ci[idx], begin, length=length, strands=minus[idx])
+            return genome.fetch_batch(ci[idx], begin, ends=ends, strands=strands)
+        return genome.fetch_batch(ci[idx], begin, length=length, strands=strands)
 
 
 

@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-from dnabench.alphabet import shift_codes
+from dnabench.alphabet import reverse_complement, shift_codes
 from dnabench.io.sequence_table import SequenceTable, load_sequence_table
 
 TaskKind = Literal["binary", "multilabel", "regression"]
@@ -58,11 +58,18 @@ class TableSource:
     """Batches from an in-memory sequence table; a shift moves a sequence within itself (N fill)."""
 
     table: SequenceTable
+    #: get_batch takes `flips` (rows reverse-complemented in the gather)
+    gathers_flips = True
 
-    def get_batch(self, indices: np.ndarray, shifts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def get_batch(
+        self, indices: np.ndarray, shifts: np.ndarray | None = None, flips: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         codes = self.table.codes[indices]
         if shifts is not None:
             codes = shift_codes(codes, shifts)
+        if flips is not None and np.any(flips):
+            codes = np.array(codes, copy=True)
+            codes[flips] = reverse_complement(codes[flips])
         return codes, self.table.labels[indices]
 
 

@@ -27,7 +27,9 @@ class BatchSource(Protocol):
     Labels are float32, or uint8 where every label is 0/1 (a quarter of the bytes to copy;
     the training module turns them into float on the device). A source that keeps 0/1 labels
     sparse also has `sparse_labels = True`, `sequences(indices, shifts)` and
-    `label_pieces(indices)` (see dnabench.data.dataset.StoreSource).
+    `label_pieces(indices)` (see dnabench.data.dataset.StoreSource). A source with
+    `gathers_flips = True` also takes `flips` (bool [B]) and reads those rows from the other
+    strand in its gather; for any other source the loader flips the gathered rows itself.
     """
 
     def get_batch(self, indices: np.ndarray, shifts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]: ...
@@ -152,16 +154,19 @@ class BatchDataset(Dataset):
     def __getitem__(self, item: BatchItem) -> dict[str, torch.Tensor]:
         batch_number, indices, epoch, real = item
         flip, shifts = self.augmentation(epoch, batch_number, len(indices))
+        options: dict[str, Any] = {} if shifts is None else {"shifts": shifts}
+        if flip is not None and getattr(self.source, "gathers_flips", False):
+            options["flips"], flip = flip, None  # the gather reads those rows from the other strand
         if self.sparse_labels:
-            codes = self.source.sequences(indices, shifts)  # type: ignore[attr-defined]
+            codes = self.source.sequences(indices, **options)  # type: ignore[attr-defined]
             counts, columns = self.source.label_pieces(indices)  # type: ignore[attr-defined]
             labels = {"label_counts": torch.from_numpy(counts), "label_columns": torch.from_numpy(columns)}
         else:
-            codes, dense = self.source.get_batch(indices) if shifts is None else self.source.get_batch(indices, shifts=shifts)
+            codes, dense = self.source.get_batch(indices, **options)
             if dense.dtype not in (np.float32, np.uint8):
                 dense = dense.astype(np.float32)
             labels = {"labels": torch.from_numpy(np.ascontiguousarray(dense))}
-        if flip is not None and flip.any():
+        if flip is not None and flip.any():  # a source that cannot flip in its gather
             codes = np.array(codes, copy=True)
             rows = np.flatnonzero(flip)
             codes[rows] = complement(codes[rows, ::-1])
