@@ -83,14 +83,20 @@ def test_codes_must_match_the_rows(tmp_path):
             w.finish(card(1), placeholder_regions(10), labels=np.zeros((10, 1), np.float32))
 
 
-def test_genome_windows_shift_along_the_genome(tmp_path):
+def coordinate_store(tmp_path, starts: list[int], strands: list[str]):
+    """A genome of one 5 kb chromosome and a store of 50 bp windows at `starts` on `strands`."""
     g = make_genome({"chr1": 5_000}, sites_per_motif=2, seed=2)
     genome = index_genome(g.write_fasta(tmp_path / "g.fa"), tmp_path / "cache", progress=False)
-    regions = pd.DataFrame({"chrom": ["chr1"] * 3, "start": [100, 2000, 10], "end": [150, 2050, 60],
-                            "strand": ["+", "-", "+"], "split": ["train"] * 3})
+    n = len(starts)
+    regions = pd.DataFrame({"chrom": ["chr1"] * n, "start": starts, "end": [s + 50 for s in starts],
+                            "strand": strands, "split": ["train"] * n})
     with StoreWriter(tmp_path / "s") as w:
-        w.finish({**card(1), "input_length": 50}, regions, labels=np.ones((3, 1), np.float32))
-    store = open_store(tmp_path / "s")
+        w.finish({**card(1), "input_length": 50}, regions, labels=np.ones((n, 1), np.float32))
+    return open_store(tmp_path / "s"), genome
+
+
+def test_genome_windows_shift_along_the_genome(tmp_path):
+    store, genome = coordinate_store(tmp_path, [100, 2000, 10], ["+", "-", "+"])
     got = store.sequences([0, 1, 2], genome, shifts=[7, -5, -30])
     np.testing.assert_array_equal(got[0], genome.fetch("chr1", 107, 157))
     np.testing.assert_array_equal(got[1], genome.fetch("chr1", 1995, 2045, strand="-"))
@@ -116,13 +122,7 @@ def test_categorical_columns_are_checked_by_category(tmp_path):
 def test_flips_read_the_other_strand(tmp_path):
     from dnabench.alphabet import reverse_complement
 
-    g = make_genome({"chr1": 5_000}, sites_per_motif=2, seed=5)
-    genome = index_genome(g.write_fasta(tmp_path / "g.fa"), tmp_path / "cache", progress=False)
-    regions = pd.DataFrame({"chrom": ["chr1"] * 3, "start": [100, 2000, 3000], "end": [150, 2050, 3050],
-                            "strand": ["+", "-", "+"], "split": ["train"] * 3})
-    with StoreWriter(tmp_path / "s") as w:
-        w.finish({**card(1), "input_length": 50}, regions, labels=np.ones((3, 1), np.float32))
-    store = open_store(tmp_path / "s")
+    store, genome = coordinate_store(tmp_path, [100, 2000, 3000], ["+", "-", "+"])
     plain = store.sequences([0, 1, 2], genome)
     flipped = store.sequences([0, 1, 2], genome, flips=[True, True, False], shifts=[3, 0, 0])
     np.testing.assert_array_equal(flipped[0], genome.fetch("chr1", 103, 153, strand="-"))
