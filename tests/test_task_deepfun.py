@@ -49,7 +49,7 @@ def test_metadata_table_reads_back_in_the_builder(tmp_path):
     assert counts["profiles"] == 6 and (counts["dnase"], counts["tf"], counts["histone"]) == (1, 3, 2)
     assert accessions.read_text().split() == [line.split("\t")[0] for line in table.read_text().splitlines()[1:]]
     for acc in accessions.read_text().split():  # what `dnabench download --accessions` would save
-        (table.parent / f"{acc}.bed.gz").write_bytes(b"")
+        (table.parent / f"{acc}.bed.gz").write_bytes(b"chr1\t0\t500\n")
     tracks = read_track_metadata(table)
     assert [t.group for t in tracks] == ["tf", "dnase", "histone", "histone", "tf", "tf"]
     assert tracks[1].cell_type == "T-cell" and tracks[1].target == "" and tracks[0].target == "CTCF"
