@@ -57,9 +57,6 @@ class StoreSource:
         labels = store.labels
         #: 0/1 labels kept as CSR: a batch can carry them as (counts, columns), densified on the GPU
         self.sparse_labels = isinstance(labels, CSRLabels) and labels.data is None
-        if self.sparse_labels:  # plain ndarray views: np.memmap's __getitem__ costs more than the gather
-            self._indptr = np.asarray(labels.indptr).view(np.ndarray)  # type: ignore[union-attr]
-            self._columns = np.asarray(labels.indices).view(np.ndarray)  # type: ignore[union-attr]
 
     def store_rows(self, indices: Any) -> np.ndarray:
         """Store rows (int64) of batch indices; negative indices count from the end."""
@@ -80,15 +77,10 @@ class StoreSource:
         return self.store.sequences(self.store_rows(indices), self.genome, check_genome=False, shifts=shifts, flips=flips)
 
     def label_pieces(self, indices: Any) -> tuple[np.ndarray, np.ndarray]:
-        """(counts int64 [B], columns int32 [nnz]) of 0/1 CSR labels, row after row: no dense matrix."""
+        """(counts int64 [B], columns [nnz]) of 0/1 CSR labels, row after row: no dense matrix."""
         if not self.sparse_labels:
             raise ValueError(f"{self.store.path}: labels are not 0/1 CSR labels")
-        rows = self.store_rows(indices)
-        begin = self._indptr[rows]
-        counts = self._indptr[rows + 1] - begin
-        # entry j of the batch is columns[begin[r] + j - first[r]] for its row r
-        first = np.cumsum(counts) - counts
-        return counts, self._columns[np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(begin - first, counts)]
+        return self.store.labels.pieces(self.store_rows(indices))  # type: ignore[union-attr]
 
     def labels(self, indices: Any) -> np.ndarray:
         """Dense labels [B, n_labels]: uint8 for 0/1 CSR labels (unless label_dtype="float32"), else float32."""

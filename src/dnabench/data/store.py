@@ -203,20 +203,28 @@ class CSRLabels:
         """Label indices set in row i."""
         return np.asarray(self.indices[int(self.indptr[i]) : int(self.indptr[i + 1])])
 
+    def _positions(self, rows: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(entries per row [B], positions of the rows' entries in indices/data, row after row)."""
+        idx = _rows(rows, len(self))
+        # plain ndarray views: np.memmap's __getitem__ costs more than the gather itself
+        indptr = np.asarray(self.indptr).view(np.ndarray)
+        begin = indptr[idx]
+        counts = indptr[idx + 1] - begin
+        firsts = np.cumsum(counts) - counts
+        return counts, np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(begin - firsts, counts)
+
+    def pieces(self, rows: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(counts int64 [B], label indices of the rows' entries, row after row): no dense matrix."""
+        counts, pos = self._positions(rows)
+        return counts, np.asarray(self.indices).view(np.ndarray)[pos]
+
     def dense(self, rows: Any) -> np.ndarray:
         """float32 [len(rows), labels], gathered with vectorised index arithmetic (no per-row loop)."""
-        idx = _rows(rows, len(self))
-        out = np.zeros((idx.size, self.n_labels), dtype=np.float32)
-        if idx.size == 0:
-            return out
-        begin = np.asarray(self.indptr[idx], dtype=np.int64)
-        lens = np.asarray(self.indptr[idx + 1], dtype=np.int64) - begin
-        total = int(lens.sum())
-        if total:
-            which = np.repeat(np.arange(idx.size), lens)
-            firsts = np.cumsum(lens) - lens
-            pos = np.arange(total, dtype=np.int64) - np.repeat(firsts, lens) + np.repeat(begin, lens)
-            cols = np.asarray(self.indices[pos], dtype=np.int64)
+        counts, pos = self._positions(rows)
+        out = np.zeros((counts.size, self.n_labels), dtype=np.float32)
+        if pos.size:
+            which = np.repeat(np.arange(counts.size), counts)
+            cols = np.asarray(self.indices).view(np.ndarray)[pos].astype(np.int64)
             out[which, cols] = 1.0 if self.data is None else np.asarray(self.data[pos], dtype=np.float32)
         return out
 

@@ -208,9 +208,7 @@ def _chromosome_rows(rec: np.ndarray, n_bins: int, n_labels: int) -> tuple[np.nd
             continue
         a = np.maximum(lo[sel], b0) - b0
         z = np.minimum(hi[sel], b1 - 1) - b0
-        counts = z - a + 1
-        which = np.repeat(np.arange(sel.size), counts)
-        rows = np.repeat(a, counts) + (np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts))
+        rows, which = expand_ranges(a, z)
         view = dense[: b1 - b0]
         view[rows, label[sel][which]] = True
         r, c = np.nonzero(view)

@@ -132,19 +132,17 @@ class DNATaskModule(L.LightningModule):
     def _finish(self, split: str) -> None:
         if self.streamed:
             metrics = self._streamed_metrics(split)
-            self.last_metrics[split] = metrics
-            self.log_dict({f"{split}/{k}": float(v) for k, v in metrics.items()}, sync_dist=False, prog_bar=split == "val")
-            return
-        index, preds, targets = self.gathered(split)
-        if not index.size:
-            return
-        metrics = score(self.task, targets, preds, threshold=None if split == "val" else self.val_threshold)
-        if split == "val" and "threshold" in metrics:
-            self.val_threshold = metrics["threshold"]
+        else:
+            index, preds, targets = self.gathered(split)
+            if not index.size:
+                return
+            metrics = score(self.task, targets, preds, threshold=None if split == "val" else self.val_threshold)
+            if split == "val" and "threshold" in metrics:
+                self.val_threshold = metrics["threshold"]
+            if split == "test":
+                self.test_predictions = (index, preds, targets)
         self.last_metrics[split] = metrics
         self.log_dict({f"{split}/{k}": float(v) for k, v in metrics.items()}, sync_dist=False, prog_bar=split == "val")
-        if split == "test":
-            self.test_predictions = (index, preds, targets)
 
     def on_validation_epoch_end(self) -> None:
         self._finish("val")
