@@ -36,7 +36,7 @@ import pandas as pd
 
 from dnabench.alphabet import BASES, N
 from dnabench.data.leakage import leakage_report
-from dnabench.data.store import Store, StoreWriter, open_store
+from dnabench.data.store import SPLITS, Store, StoreWriter, open_store
 from dnabench.io.matlab import SequenceMat
 from dnabench.tasks.common import source_record
 from dnabench.tasks.registry import get_task
@@ -162,19 +162,19 @@ def build_deepsea(
                     csr.append(np.bincount(rows, minlength=n), cols)
                     positives += np.bincount(cols, minlength=N_LABELS)
                     file_pos += cols.size
-                    bases += [np.count_nonzero(code_block == k) for k in range(5)]
+                    bases += np.bincount(code_block.reshape(-1), minlength=5)[:5]
                     sample = code_block[::_COMPOSITION_STRIDE].astype(np.int64)
                     pairs += np.bincount((sample[:, :-1] * 5 + sample[:, 1:]).reshape(-1), minlength=25)
                     at += n
                     if bar is not None:
                         bar.advance(task_id, n)
                 mat.close()  # removes inflated scratch files before the next file
-                split_col.append(np.full(mat.n_rows, split, dtype=object))
-                source_col.append(np.full(mat.n_rows, mat.path.name, dtype=object))
+                split_col.append(np.full(mat.n_rows, SPLITS.index(split), dtype=np.int8))  # category codes: no
+                source_col.append(np.full(mat.n_rows, len(source_col), dtype=np.int8))  # per-row strings
                 row_col.append(np.arange(mat.n_rows, dtype=np.int64))
                 inputs.append({**mat.layout, "split": split, "positives": file_pos, "n_positions": int(bases[N]) - bases_before})
 
-            split_arr = np.concatenate(split_col)
+            split_arr = pd.Categorical.from_codes(np.concatenate(split_col), categories=list(SPLITS))
             regions = pd.DataFrame(
                 {
                     "chrom": ".",
@@ -182,7 +182,7 @@ def build_deepsea(
                     "end": np.zeros(total, dtype=np.int64),
                     "strand": ".",
                     "split": split_arr,
-                    "source": pd.Categorical(np.concatenate(source_col), categories=[name for _, name, _, _ in FILES]),
+                    "source": pd.Categorical.from_codes(np.concatenate(source_col), categories=[m.path.name for _, m in mats]),
                     "source_row": np.concatenate(row_col),
                 }
             )
