@@ -63,7 +63,11 @@ def sequence_hashes(codes: np.ndarray) -> np.ndarray:
 
 
 def _split_codes(split: pd.Series | np.ndarray, splits: Sequence[str]) -> np.ndarray:
-    values = np.asarray(pd.Series(split).astype(str))
+    split = pd.Series(split)
+    if isinstance(split.dtype, pd.CategoricalDtype):  # millions of rows: map the few categories, not each row
+        lookup = np.array([splits.index(c) if c in splits else -1 for c in map(str, split.cat.categories)] + [-1])
+        return lookup[split.cat.codes.to_numpy()].astype(np.int64)  # code -1 (missing) takes the last entry
+    values = np.asarray(split.astype(str))
     codes = np.full(values.shape, -1, dtype=np.int64)
     for i, name in enumerate(splits):
         codes[values == name] = i
