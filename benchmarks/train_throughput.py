@@ -24,6 +24,8 @@ vocabulary is needed.
 Usage:
   python benchmarks/train_throughput.py                       # full run on a GPU
   python benchmarks/train_throughput.py --sections default,bert --compile-scope model
+  python benchmarks/train_throughput.py --sections default --profile   # + the top GPU kernels
+  python benchmarks/train_throughput.py --sections default --no-bias --dropout 0
   python benchmarks/train_throughput.py --smoke               # tiny CPU run that checks the script
 """
 
@@ -175,6 +177,32 @@ def time_training(
     return ids.shape[0] * steps / elapsed
 
 
+def print_profile(model: nn.Module, ids: torch.Tensor, mask: Optional[torch.Tensor], num_outputs: int, amp: bool, steps: int = 5) -> None:
+    """torch.profiler over `steps` train steps: the kernels that take the time, most first."""
+    from torch.profiler import ProfilerActivity, profile
+
+    device = ids.device
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type == "cuda")
+    target = (torch.rand(ids.shape[0], num_outputs, device=device) < 0.05).float()
+
+    def step() -> None:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            logits = model(ids, mask)
+        F.binary_cross_entropy_with_logits(logits.float(), target).backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    activities = [ProfilerActivity.CUDA] if device.type == "cuda" else [ProfilerActivity.CPU]
+    with profile(activities=activities) as prof:
+        for _ in range(steps):
+            step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+    key = "cuda_time_total" if device.type == "cuda" else "cpu_time_total"
+    print(f"  profile of {steps} train steps:", flush=True)
+    print(prof.key_averages().table(sort_by=key, row_limit=25, max_name_column_width=90), flush=True)
+
+
 def maybe_compile(model: nn.Module, args: argparse.Namespace) -> nn.Module:
     if args.no_compile:
         return model
@@ -195,6 +223,8 @@ def encoder_options(args: argparse.Namespace) -> dict:
         ffn_size=args.ffn,
         num_outputs=args.outputs,
         max_positions=max(2048, args.length + 1),
+        bias=not args.no_bias,
+        dropout=args.dropout,
     )
 
 
@@ -221,6 +251,8 @@ def bench_transformer(kind: str, positions: str, args: argparse.Namespace, devic
             print(f"  flop_counter (forward x 3): {counted:.4e}  formula: {flops:.4e}", flush=True)
     maybe_compile(model, args)
     seq_s = time_training(model, ids, mask, args.outputs, args.warmup, args.steps, args.amp)
+    if label == "default" and args.profile:
+        print_profile(model, ids, mask, args.outputs, args.amp)
     note = "synthetic ids" if kind == "bpe" else ""
     name = f"dnabench transformer {kind}/{positions}" if label != "default" else f"dnabench default ({kind}/{positions})"
     print(f"  {name}: {tokens} tokens, FLOPs/step {flops:.4e}, {seq_s:,.0f} seq/s", flush=True)
@@ -328,6 +360,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--no-cnn", action="store_true", help="combos: skip the CNN baselines")
     p.add_argument("--no-amp", action="store_true", help="no bf16 autocast")
     p.add_argument("--check-flops", action="store_true", help="also count the default model's FLOPs with flop_counter")
+    p.add_argument("--no-bias", action="store_true", help="dnabench Transformers without Linear biases (EncoderConfig.bias)")
+    p.add_argument("--dropout", type=float, default=0.1, help="dnabench Transformers' dropout (default 0.1, the model's)")
+    p.add_argument("--profile", action="store_true", help="after timing the default model, print its top GPU kernels (torch.profiler)")
     p.add_argument("--device", default=None, help="default: cuda if available, else cpu")
     p.add_argument("--smoke", action="store_true",
                    help="tiny CPU run (hidden 64, 2 layers, batch 4, 200 bp, 1+2 steps, eager) that checks the script")
