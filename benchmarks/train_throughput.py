@@ -5,7 +5,10 @@ CUDA; torch.compile) on random 1000 bp inputs, batch 256, timed after warm-up st
 torch.cuda.synchronize around the timed loop:
 
   1. the default dnabench Transformer: 4-patch + Conv1d(7), rotary, 4 layers x 512, 8 heads,
-     GEGLU FFN 1344 -> 250 tokens + CLS;
+     GEGLU FFN 1344 -> 250 tokens + CLS; section "ablation" times it again with each of its
+     GPU paths (fused residual/dropout/LayerNorm kernels, fused GEGLU kernels, channels-last
+     convolution) switched off, and with all three off;
+     section "attention" times it once per SDPA backend (cuDNN, FlashAttention-2, efficient);
   2. transformers.BertModel (attn_implementation="sdpa") with the same depth, width, heads,
      token count and FFN parameter count (intermediate 2016 = 1.5 x 1344), the same head, trained
      the same way (skipped when transformers is not installed);
@@ -24,6 +27,7 @@ vocabulary is needed.
 Usage:
   python benchmarks/train_throughput.py                       # full run on a GPU
   python benchmarks/train_throughput.py --sections default,bert --compile-scope model
+  python benchmarks/train_throughput.py --sections default,ablation,bert --compile-modes default,reduce-overhead
   python benchmarks/train_throughput.py --sections default --profile   # + the top GPU kernels
   python benchmarks/train_throughput.py --sections default --no-bias --dropout 0
   python benchmarks/train_throughput.py --smoke               # tiny CPU run that checks the script
@@ -44,12 +48,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dnabench.models import DNAModel, HeadConfig, build_model
+from dnabench.models import DNAModel, HeadConfig, build_model, frontends, fused_glu, fused_norm
 from dnabench.models.heads import Head
 
-SECTIONS = ("default", "bert", "combos")
+SECTIONS = ("default", "ablation", "attention", "bert", "combos")
+SDPA_BACKENDS = ("cudnn", "flash", "efficient")
 TOKENIZERS = ("patch", "kmer", "onehot", "bpe")
 POSITIONS = ("rotary", "relative", "absolute")
+#: Section "ablation": the default model with each GPU-side choice switched off, then all of them.
+ABLATIONS = {
+    "without the fused residual/dropout/LayerNorm kernels": [(fused_norm, "ENABLED")],
+    "without the fused GEGLU kernels": [(fused_glu, "ENABLED")],
+    "with cuDNN's 1-D convolution": [(frontends, "CHANNELS_LAST_CONV")],
+    "with none of the three": [(fused_norm, "ENABLED"), (fused_glu, "ENABLED"), (frontends, "CHANNELS_LAST_CONV")],
+}
 BPE_VOCAB = 16000
 BPE_BASES_PER_TOKEN = 7
 
@@ -177,8 +189,12 @@ def time_training(
     return ids.shape[0] * steps / elapsed
 
 
-def print_profile(model: nn.Module, ids: torch.Tensor, mask: Optional[torch.Tensor], num_outputs: int, amp: bool, steps: int = 5) -> None:
-    """torch.profiler over `steps` train steps: the kernels that take the time, most first."""
+def print_profile(
+    model: nn.Module, ids: torch.Tensor, mask: Optional[torch.Tensor], num_outputs: int, amp: bool, step_ms: float,
+    steps: int = 5,
+) -> None:
+    """torch.profiler over `steps` train steps: the kernels that take the time, most first, and
+    their sum per step against the timed step (a gap means the GPU waited for the host)."""
     from torch.profiler import ProfilerActivity, profile
 
     device = ids.device
@@ -200,15 +216,25 @@ def print_profile(model: nn.Module, ids: torch.Tensor, mask: Optional[torch.Tens
             torch.cuda.synchronize()
     key = "cuda_time_total" if device.type == "cuda" else "cpu_time_total"
     print(f"  profile of {steps} train steps:", flush=True)
-    print(prof.key_averages().table(sort_by=key, row_limit=25, max_name_column_width=90), flush=True)
+    averages = prof.key_averages()
+    print(averages.table(sort_by=key, row_limit=25, max_name_column_width=90), flush=True)
+    if device.type == "cuda":
+        attr = "self_device_time_total" if hasattr(averages[0], "self_device_time_total") else "self_cuda_time_total"
+        kernel_ms = sum(getattr(e, attr) for e in averages) / 1000 / steps
+        print(f"  GPU kernel time per step {kernel_ms:.2f} ms; timed step {step_ms:.2f} ms "
+              f"({100 * kernel_ms / step_ms:.0f} % busy)", flush=True)
 
 
 def maybe_compile(model: nn.Module, args: argparse.Namespace) -> nn.Module:
+    """Compile afresh: without the reset a new model reuses the previous model's graphs (and
+    the attention backend chosen when they were traced)."""
     if args.no_compile:
         return model
+    torch._dynamo.reset()
+    options = {} if args.compile_mode == "default" else {"mode": args.compile_mode}
     if isinstance(model, DNAModel):
-        return model.compile(scope=args.compile_scope)
-    model.compile()
+        return model.compile(scope=args.compile_scope, **options)
+    model.compile(**options)
     return model
 
 
@@ -235,7 +261,22 @@ def dnabench_inputs(model: DNAModel, kind: str, args: argparse.Namespace, device
     return batch.ids, None  # fixed-length tokenizers never pad
 
 
-def bench_transformer(kind: str, positions: str, args: argparse.Namespace, device: torch.device, label: str) -> Result:
+def sdpa_backend(name: Optional[str]):
+    """A context that limits scaled_dot_product_attention to one backend (None: PyTorch's choice)."""
+    import contextlib
+
+    if name is None:
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    backends = {"cudnn": SDPBackend.CUDNN_ATTENTION, "flash": SDPBackend.FLASH_ATTENTION,
+                "efficient": SDPBackend.EFFICIENT_ATTENTION}
+    return sdpa_kernel([backends[name]])
+
+
+def bench_transformer(
+    kind: str, positions: str, args: argparse.Namespace, device: torch.device, label: str, backend: Optional[str] = None
+) -> Result:
     options = encoder_options(args)
     if kind == "bpe":
         options["vocab_size"] = BPE_VOCAB
@@ -250,11 +291,16 @@ def bench_transformer(kind: str, positions: str, args: argparse.Namespace, devic
         if counted:
             print(f"  flop_counter (forward x 3): {counted:.4e}  formula: {flops:.4e}", flush=True)
     maybe_compile(model, args)
-    seq_s = time_training(model, ids, mask, args.outputs, args.warmup, args.steps, args.amp)
-    if label == "default" and args.profile:
-        print_profile(model, ids, mask, args.outputs, args.amp)
+    with sdpa_backend(backend):
+        seq_s = time_training(model, ids, mask, args.outputs, args.warmup, args.steps, args.amp)
+        if label == "default" and args.profile:
+            print_profile(model, ids, mask, args.outputs, args.amp, 1000 * args.batch_size / seq_s)
     note = "synthetic ids" if kind == "bpe" else ""
-    name = f"dnabench transformer {kind}/{positions}" if label != "default" else f"dnabench default ({kind}/{positions})"
+    name = {
+        "default": f"dnabench default ({kind}/{positions})",
+        **{label: f"dnabench default ({kind}/{positions}), {label}" for label in ABLATIONS},
+        "attention": f"dnabench default ({kind}/{positions}), SDPA backend {backend}",
+    }.get(label, f"dnabench transformer {kind}/{positions}")
     print(f"  {name}: {tokens} tokens, FLOPs/step {flops:.4e}, {seq_s:,.0f} seq/s", flush=True)
     result = Result(name, tokens, model.num_parameters(), seq_s, flops, args.peak_tflops, args.batch_size, note)
     del model
@@ -347,13 +393,16 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--heads", type=int, default=8)
     p.add_argument("--ffn", type=int, default=1344, help="gated FFN size (BERT gets 1.5x this)")
-    p.add_argument("--warmup", type=int, default=10, help="untimed steps first (compilation happens here)")
-    p.add_argument("--steps", type=int, default=30, help="timed steps")
+    p.add_argument("--warmup", type=int, default=15, help="untimed steps first (compilation happens here)")
+    p.add_argument("--steps", type=int, default=100, help="timed steps")
     p.add_argument("--peak-tflops", type=float, default=989.0, help="dense bf16 peak for MFU (H100 SXM: 989)")
     p.add_argument("--sections", default=",".join(SECTIONS), help=f"comma list of {', '.join(SECTIONS)}")
     p.add_argument("--no-compile", action="store_true", help="eager mode (default: torch.compile)")
     p.add_argument("--compile-scope", choices=("model", "blocks"), default="model",
                    help="dnabench models: compile the whole model or only the encoder blocks")
+    p.add_argument("--compile-modes", default="default",
+                   help="comma list of torch.compile modes; sections default, ablation, attention and bert run "
+                        "once per mode (reduce-overhead: CUDA graphs)")
     p.add_argument("--combos-eager", action="store_true", help="no torch.compile for the combination sweep")
     p.add_argument("--tokenizers", default=",".join(TOKENIZERS), help="combos: comma list of tokenizers")
     p.add_argument("--positions", default=",".join(POSITIONS), help="combos: comma list of position kinds")
@@ -376,6 +425,11 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     args.device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     args.amp = not args.no_amp and args.device.type == "cuda"
     args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    args.compile_modes = [m.strip() for m in args.compile_modes.split(",") if m.strip()]
+    modes = ("default", "reduce-overhead", "max-autotune-no-cudagraphs")
+    if not args.compile_modes or set(args.compile_modes) - set(modes):
+        p.error(f"--compile-modes from {', '.join(modes)}")
+    args.compile_mode = args.compile_modes[0]
     args.tokenizers = [t.strip() for t in args.tokenizers.split(",") if t.strip()]
     args.positions = [t.strip() for t in args.positions.split(",") if t.strip()]
     if set(args.tokenizers) - set(TOKENIZERS) or set(args.positions) - set(POSITIONS):
@@ -384,6 +438,44 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     if unknown:
         p.error(f"unknown sections {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
     return args
+
+
+def warm_gpu(device: torch.device, seconds: float = 3.0) -> None:
+    """Matmuls for a few seconds, so the first model timed does not meet an idle card's clocks."""
+    a = torch.randn(8192, 8192, device=device, dtype=torch.bfloat16)
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for _ in range(20):
+            a @ a
+        torch.cuda.synchronize()
+
+
+def bench_main_sections(args: argparse.Namespace, device: torch.device) -> list[Result]:
+    """Sections default, ablation, attention and bert, in ``args.compile_mode``."""
+    results: list[Result] = []
+    if "default" in args.sections:
+        results.append(bench_transformer("patch", "rotary", args, device, "default"))
+    if "ablation" in args.sections:
+        for label, switches in ABLATIONS.items():
+            for module, name in switches:
+                setattr(module, name, False)
+            results.append(bench_transformer("patch", "rotary", args, device, label))
+            for module, name in switches:
+                setattr(module, name, True)
+    if "attention" in args.sections and device.type == "cuda":
+        for backend in SDPA_BACKENDS:
+            try:
+                results.append(bench_transformer("patch", "rotary", args, device, "attention", backend))
+            except RuntimeError as err:  # a backend the card or build lacks
+                print(f"  SDPA backend {backend}: unavailable ({str(err).splitlines()[0]})", flush=True)
+    if "bert" in args.sections:
+        bert = bench_bert(args, device)
+        if bert is not None:
+            results.append(bert)
+    if len(args.compile_modes) > 1 and not args.no_compile:
+        for r in results:
+            r.model += f", compile mode {args.compile_mode}"
+    return results
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -396,20 +488,20 @@ def main(argv: Optional[list[str]] = None) -> int:
     else:
         card = f"CPU ({platform.processor() or platform.machine()}), no GPU"
     print(f"# dnabench train throughput: {card}, torch {torch.__version__}, {_dt.date.today().isoformat()}", flush=True)
-    compile_desc = "eager" if args.no_compile else f"torch.compile ({args.compile_scope})"
+    compile_desc = "eager" if args.no_compile else f"torch.compile ({args.compile_scope}, modes {', '.join(args.compile_modes)})"
     print(
         f"batch {args.batch_size}, {args.length} bp, {args.outputs} outputs, "
         f"{'bf16 autocast' if args.amp else 'fp32'}, {compile_desc}, AdamW fused={device.type == 'cuda'}, "
         f"{args.warmup} warm-up + {args.steps} timed steps",
         flush=True,
     )
+    if device.type == "cuda":
+        warm_gpu(device)
     results: list[Result] = []
-    if "default" in args.sections:
-        results.append(bench_transformer("patch", "rotary", args, device, "default"))
-    if "bert" in args.sections:
-        bert = bench_bert(args, device)
-        if bert is not None:
-            results.append(bert)
+    for mode in args.compile_modes:
+        args.compile_mode = mode
+        results += bench_main_sections(args, device)
+    args.compile_mode = args.compile_modes[0]
     if "combos" in args.sections:
         saved = args.no_compile
         args.no_compile = args.no_compile or args.combos_eager

@@ -121,3 +121,27 @@ def test_compiled_flex_training_step():
         opt.step()
         opt.zero_grad()
         assert torch.isfinite(loss)
+
+
+@gpu
+@needs_cuda
+@pytest.mark.parametrize("padded", [False, True])
+def test_patch_frontend_gpu_convolution_matches_cpu(padded, monkeypatch):
+    """On a GPU the k-patch convolution runs as a channels-last 2-D convolution: same numbers."""
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    torch.manual_seed(0)
+    model = build_model("transformer", tokenizer="patch", positions="rotary", num_outputs=3, **TINY)
+    frontend = model.frontend
+    ids, mask = _padded_batch(model, "cpu", length=300)
+    if not padded:
+        mask = None
+    out_cpu, _ = frontend(ids, mask)
+    out_cpu.square().sum().backward()
+    grads_cpu = {name: p.grad.clone() for name, p in frontend.named_parameters()}
+    frontend.zero_grad()
+    frontend.cuda()
+    out_gpu, _ = frontend(ids.cuda(), None if mask is None else mask.cuda())
+    out_gpu.square().sum().backward()
+    torch.testing.assert_close(out_gpu.cpu(), out_cpu, rtol=1e-3, atol=1e-4)
+    for name, p in frontend.named_parameters():
+        torch.testing.assert_close(p.grad.cpu(), grads_cpu[name], rtol=1e-3, atol=1e-3, msg=lambda m: f"{name}: {m}")

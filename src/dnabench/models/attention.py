@@ -117,10 +117,12 @@ class MultiHeadAttention(nn.Module):
         attn_mask: Optional[torch.Tensor] = None,
         flex_bias: Optional[torch.Tensor] = None,
         flex_key_mask: Optional[torch.Tensor] = None,
+        add_out_bias: bool = True,
     ) -> torch.Tensor:
         """``x`` [B, T, hidden]. ``cos``/``sin`` [T, D/2] for rotary; ``attn_mask`` for SDPA
         (bool, True = attend, or an additive float bias), broadcastable to [B, H, T, T];
-        ``flex_bias`` [H, 2T - 1] (+ ``flex_key_mask`` [B, T]) selects FlexAttention."""
+        ``flex_bias`` [H, 2T - 1] (+ ``flex_key_mask`` [B, T]) selects FlexAttention.
+        ``add_out_bias=False`` leaves the output projection's bias to the caller."""
         batch, length, _ = x.shape
         heads, dim = self.num_heads, self.head_dim
         weights = self.qkv.weight.chunk(3, dim=0)
@@ -138,4 +140,4 @@ class MultiHeadAttention(nn.Module):
                 attn_mask = attn_mask.to(q.dtype)
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p)
         out = out.transpose(1, 2).reshape(batch, length, self.hidden_size)
-        return self.out(out)
+        return F.linear(out, self.out.weight, self.out.bias if add_out_bias else None)

@@ -9,11 +9,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dnabench.models import attention
+from dnabench.models import attention, fused_glu, fused_norm
 from dnabench.models.attention import FLEX_MIN_HEAD_DIM, MultiHeadAttention, flex_available
 from dnabench.models.base import DNAModel
 from dnabench.models.config import EncoderConfig, TransformerConfig
 from dnabench.models.frontends import build_frontend
+from dnabench.models.fused_norm import add_dropout_norm
 from dnabench.models.heads import Head
 from dnabench.models.positions import (
     AbsolutePositionEmbedding,
@@ -28,26 +29,41 @@ class FeedForward(nn.Module):
 
     The halves are computed from slices of the weight, not by splitting one big output: the
     backward then never concatenates two activation-sized gradients (a [tokens, 2 x ffn] copy),
-    only two weight-sized ones, which made the compiled train step faster on an H100.
+    only two weight-sized ones, which made the compiled train step faster on an H100. On a GPU
+    the gate runs as one Triton kernel pair that also takes the input Linear's bias
+    (``fused_glu``).
     """
 
     def __init__(self, hidden_size: int, ffn_size: int, activation: str, bias: bool = True) -> None:
         super().__init__()
         self.gated = activation in ("geglu", "reglu")
-        self.act = F.gelu if activation in ("geglu", "gelu") else F.relu
+        self.relu = activation in ("reglu", "relu")
+        self.act = F.relu if self.relu else F.gelu
         self.inp = nn.Linear(hidden_size, (2 if self.gated else 1) * ffn_size, bias=bias)
         self.out = nn.Linear(ffn_size, hidden_size, bias=bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, add_out_bias: bool = True) -> torch.Tensor:
+        """``add_out_bias=False`` leaves the output Linear's bias to the caller (``out.bias``)."""
+        out_bias = self.out.bias if add_out_bias else None
         if not self.gated:
-            return self.out(self.act(self.inp(x)))
+            return F.linear(self.act(self.inp(x)), self.out.weight, out_bias)
         w_a, w_b = self.inp.weight.chunk(2, dim=0)
         b_a, b_b = self.inp.bias.chunk(2) if self.inp.bias is not None else (None, None)
-        return self.out(self.act(F.linear(x, w_a, b_a)) * F.linear(x, w_b, b_b))
+        if fused_glu.fused_applies(x):
+            hidden = fused_glu.gated_activation(F.linear(x, w_a), F.linear(x, w_b), b_a, b_b, self.relu)
+        else:
+            hidden = self.act(F.linear(x, w_a, b_a)) * F.linear(x, w_b, b_b)
+        return F.linear(hidden, self.out.weight, out_bias)
 
 
 class TransformerBlock(nn.Module):
-    """Pre-norm: x + drop(attn(norm(x))), then x + drop(ffn(norm(x)))."""
+    """Pre-norm: x + drop(attn(norm1(x))), then x + drop(ffn(norm2(x))).
+
+    The block takes ``norm1(x)`` with ``x`` and returns the next LayerNorm's output with the new
+    ``x``, so every residual add + dropout + LayerNorm is one ``add_dropout_norm`` (one fused
+    kernel on a GPU). The encoder applies the first ``norm1``; each block applies the next
+    block's ``norm1`` (the last one the encoder's final norm).
+    """
 
     def __init__(self, config: EncoderConfig) -> None:
         super().__init__()
@@ -60,14 +76,25 @@ class TransformerBlock(nn.Module):
     def forward(
         self,
         x: torch.Tensor,
+        normed: torch.Tensor,
+        next_norm: nn.LayerNorm,
         cos: Optional[torch.Tensor] = None,
         sin: Optional[torch.Tensor] = None,
         attn_mask: Optional[torch.Tensor] = None,
         flex_bias: Optional[torch.Tensor] = None,
         flex_key_mask: Optional[torch.Tensor] = None,
-    ) -> torch.Tensor:
-        x = x + self.dropout(self.attn(self.norm1(x), cos, sin, attn_mask, flex_bias, flex_key_mask))
-        return x + self.dropout(self.ffn(self.norm2(x)))
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x`` the residual stream, ``normed`` = ``norm1(x)`` -> (new x, ``next_norm(new x)``).
+
+        Where the boundary is fused, the output projections' biases go to it too.
+        """
+        p = self.dropout.p
+        fused = fused_norm.fused_applies(x, self.norm2)
+        attended = self.attn(normed, cos, sin, attn_mask, flex_bias, flex_key_mask, add_out_bias=not fused)
+        bias = self.attn.out.bias if fused else None
+        x, normed = add_dropout_norm(x, attended, self.norm2, p, self.training, bias)
+        bias = self.ffn.out.bias if fused else None
+        return add_dropout_norm(x, self.ffn(normed, add_out_bias=not fused), next_norm, p, self.training, bias)
 
 
 class TransformerEncoder(nn.Module):
@@ -102,7 +129,6 @@ class TransformerEncoder(nn.Module):
         length = x.shape[1]
         if self.absolute is not None:
             x = x + self.absolute(length).to(x.dtype)
-        x = self.dropout(x)
         cos = sin = attn_mask = flex_bias = flex_key_mask = None
         if self.rotary is not None:
             cos, sin = self.rotary(length)
@@ -120,9 +146,11 @@ class TransformerEncoder(nn.Module):
                     attn_mask = attn_mask.masked_fill(~key_mask[:, None, None, :], -float("inf"))
         elif key_mask is not None:
             attn_mask = key_mask[:, None, None, :]
-        for block in self.blocks:
-            x = block(x, cos, sin, attn_mask, flex_bias, flex_key_mask)
-        return self.norm(x)
+        x, normed = add_dropout_norm(None, x, self.blocks[0].norm1, self.dropout.p, self.training)
+        next_norms = [block.norm1 for block in self.blocks[1:]] + [self.norm]
+        for block, next_norm in zip(self.blocks, next_norms):
+            x, normed = block(x, normed, next_norm, cos, sin, attn_mask, flex_bias, flex_key_mask)
+        return normed
 
 
 class TransformerModel(DNAModel):

@@ -1,0 +1,254 @@
+"""The fused residual + dropout + LayerNorm boundary and the fused gated activation against
+plain PyTorch.
+
+The Triton kernels run on a CUDA GPU, or on the CPU under Triton's interpreter
+(``TRITON_INTERPRET=1`` with Triton installed); without either these tests skip. The plain
+path is what CPU models use, and is covered by every CPU model test.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from dnabench.models import build_model, fused_norm
+
+if torch.cuda.is_available():
+    DEVICE = "cuda"
+elif os.environ.get("TRITON_INTERPRET") == "1" and fused_norm.triton_available():
+    DEVICE = "cpu"
+else:
+    DEVICE = None
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(DEVICE is None, reason="needs a CUDA GPU (or TRITON_INTERPRET=1 with Triton installed)"),
+]
+
+FUSED = torch.ops.dnabench.add_dropout_norm
+
+
+@pytest.fixture(autouse=True)
+def _kernels_on_interpreter(monkeypatch):
+    """Under the interpreter, send CPU tensors to the kernels too."""
+    if DEVICE == "cpu":
+        from dnabench.models import fused_glu
+
+        monkeypatch.setattr(fused_norm, "fused_applies", lambda branch, norm: fused_norm.ENABLED)
+        monkeypatch.setattr(fused_glu, "fused_applies", lambda x: fused_glu.ENABLED)
+
+
+def _norm(hidden: int) -> torch.nn.LayerNorm:
+    norm = torch.nn.LayerNorm(hidden).to(DEVICE)
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 1.5)
+        norm.bias.uniform_(-0.5, 0.5)
+    return norm
+
+
+def _keep_mask(shape, dtype, norm, p, seed):
+    """The mask the fused op draws after torch.manual_seed(seed): residual 0 + dropout(1) = keep / (1 - p)."""
+    torch.manual_seed(seed)
+    zeros = torch.zeros(shape, dtype=dtype, device=DEVICE)
+    new = FUSED(zeros, torch.ones_like(zeros), None, norm.weight, norm.bias, p, 1e-5, dtype)[0]
+    return new.float() != 0
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("p", [0.0, 0.3])
+@pytest.mark.parametrize("hidden, with_bias", [(48, False), (512, False), (512, True)])
+def test_fused_matches_reference_forward_and_backward(dtype, p, hidden, with_bias):
+    shape = (3, 37, hidden)  # 111 rows: not a multiple of any row block
+    norm = _norm(hidden)
+    keep = _keep_mask(shape, dtype, norm, p, seed=5)
+    gen = torch.Generator(device="cpu").manual_seed(1)
+    res = torch.randn(shape, generator=gen).to(DEVICE, dtype).requires_grad_()
+    branch = torch.randn(shape, generator=gen).to(DEVICE, dtype).requires_grad_()
+    bias = torch.randn(hidden, generator=gen).to(DEVICE).requires_grad_() if with_bias else None
+    torch.manual_seed(5)
+    new, out, *_ = FUSED(res, branch, bias, norm.weight, norm.bias, p, 1e-5, dtype)
+
+    ref_res = res.detach().float().requires_grad_()
+    ref_branch = branch.detach().float().requires_grad_()
+    ref_weight = norm.weight.detach().clone().requires_grad_()
+    ref_norm_bias = norm.bias.detach().clone().requires_grad_()
+    ref_bias = bias.detach().clone().requires_grad_() if with_bias else None
+    ref_new = ref_res + (ref_branch if bias is None else ref_branch + ref_bias) * keep / (1 - p)
+    ref_out = F.layer_norm(ref_new, (hidden,), ref_weight, ref_norm_bias, 1e-5)
+    assert new.dtype == out.dtype == dtype
+    loose = dtype == torch.bfloat16
+    tol = dict(rtol=2e-2, atol=3e-2) if loose else dict(rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(new.float(), ref_new, **tol)
+    torch.testing.assert_close(out.float(), ref_out, **tol)
+
+    grad_new = torch.randn(shape, generator=gen).to(DEVICE)
+    grad_out = torch.randn(shape, generator=gen).to(DEVICE)
+    (new.float() * grad_new + out.float() * grad_out).sum().backward()
+    (ref_new * grad_new.to(dtype).float() + ref_out * grad_out.to(dtype).float()).sum().backward()
+    torch.testing.assert_close(res.grad.float(), ref_res.grad, **tol)
+    torch.testing.assert_close(branch.grad.float(), ref_branch.grad, **tol)
+    sums = dict(rtol=3e-2, atol=1e-1) if loose else dict(rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(norm.weight.grad, ref_weight.grad, **sums)
+    torch.testing.assert_close(norm.bias.grad, ref_norm_bias.grad, **sums)
+    if with_bias:
+        torch.testing.assert_close(bias.grad, ref_bias.grad, **sums)
+    # Dropped elements pass no gradient to the branch: the backward regenerated the forward's mask.
+    assert bool((branch.grad[~keep] == 0).all())
+
+
+def test_dropout_rate_and_fresh_masks():
+    norm = _norm(512)
+    shape = (64, 100, 512)
+    first = _keep_mask(shape, torch.bfloat16, norm, 0.1, seed=0)
+    again = _keep_mask(shape, torch.bfloat16, norm, 0.1, seed=0)
+    other = _keep_mask(shape, torch.bfloat16, norm, 0.1, seed=1)
+    rate = 1 - first.float().mean().item()
+    assert abs(rate - 0.1) < 0.002, rate  # 3.3 M draws: the standard error is 1.7e-4
+    assert torch.equal(first, again)
+    assert 0.15 < (first != other).float().mean().item() < 0.21  # independent masks differ in 2p(1-p) = 18 %
+    # One Philox call serves four neighbouring columns: its four draws are independent, too.
+    for a, b in ((0, 1), (0, 2), (1, 3), (3, 4)):  # within a group and across two groups
+        both = (~first[..., a : a + 508 : 4] & ~first[..., b : b + 508 : 4]).float().mean().item()
+        assert abs(both - 0.01) < 0.001, (a, b, both)  # p^2; the standard error is 8e-5
+
+
+def test_wide_offsets_draw_a_consistent_mask(monkeypatch):
+    """Past 2**31 elements the Philox counters are 64-bit; forced on for a small tensor here."""
+    from dnabench.models import triton_norm
+
+    monkeypatch.setattr(triton_norm, "WIDE_OFFSETS_FROM", 0)
+    norm = _norm(64)
+    shape = (8, 50, 64)
+    keep = _keep_mask(shape, torch.float32, norm, 0.25, seed=3)
+    assert abs((1 - keep.float().mean().item()) - 0.25) < 0.03
+    branch = torch.randn(shape, device=DEVICE, requires_grad=True)
+    torch.manual_seed(3)
+    new, out, *_ = FUSED(None, branch, None, norm.weight, norm.bias, 0.25, 1e-5, torch.float32)
+    torch.testing.assert_close(new, branch.detach() * keep / 0.75)
+    out.sum().backward()
+    assert bool((branch.grad[~keep] == 0).all())
+
+
+def test_add_dropout_norm_promotes_mixed_dtypes():
+    """A float32 residual (an embedding front end under autocast) plus a bf16 branch stays float32."""
+    norm = _norm(64)
+    res = torch.randn(4, 10, 64, device=DEVICE)
+    branch = torch.randn(4, 10, 64, device=DEVICE, dtype=torch.bfloat16)
+    new, out = fused_norm.add_dropout_norm(res, branch, norm, 0.0, training=False)
+    assert new.dtype == out.dtype == torch.float32
+    torch.testing.assert_close(new, res + branch.float())
+
+
+@pytest.mark.parametrize("activation", ["geglu", "reglu"])
+def test_model_with_fused_boundaries_matches_plain(activation, monkeypatch):
+    """The same model, fused kernels against plain PyTorch: outputs and every parameter gradient."""
+    torch.manual_seed(0)
+    options = dict(hidden_size=64, num_layers=2, num_heads=4, ffn_size=96, num_outputs=3, dropout=0.0)
+    options["activation"] = activation
+    model = build_model("transformer", tokenizer="patch", positions="rotary", **options).to(DEVICE).eval()
+    ids = model.encode(torch.randint(0, 4, (2, 300), dtype=torch.uint8, device=DEVICE)).ids
+
+    def run():
+        model.zero_grad()
+        out = model(ids)
+        out.square().sum().backward()
+        return out.detach(), {name: p.grad.clone() for name, p in model.named_parameters()}
+
+    fused_out, fused_grads = run()
+    from dnabench.models import fused_glu
+
+    monkeypatch.setattr(fused_norm, "ENABLED", False)
+    monkeypatch.setattr(fused_glu, "ENABLED", False)
+    plain_out, plain_grads = run()
+    torch.testing.assert_close(fused_out, plain_out, rtol=1e-4, atol=1e-5)
+    for name, grad in plain_grads.items():
+        torch.testing.assert_close(fused_grads[name], grad, rtol=1e-3, atol=1e-5, msg=lambda m: f"{name}: {m}")
+
+
+@pytest.mark.skipif(DEVICE != "cuda", reason="host-device synchronisation exists only with a GPU")
+def test_fused_boundary_never_waits_for_the_gpu():
+    """A sync per call would stall the host every layer (the seed stays on the device)."""
+    norm = _norm(512)
+    res = torch.randn(8, 100, 512, device=DEVICE, requires_grad=True)
+    branch = torch.randn(8, 100, 512, device=DEVICE, requires_grad=True)
+    fused_norm.add_dropout_norm(res, branch, norm, 0.1, training=True)  # compile the kernels first
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        new, out = fused_norm.add_dropout_norm(res, branch, norm, 0.1, training=True)
+        torch.autograd.backward((new, out), (torch.ones_like(new), torch.ones_like(out)))
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+
+
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("with_bias", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_fused_gated_activation_matches_reference(relu, with_bias, dtype):
+    """GEGLU / ReGLU with the input Linear's bias: output and every gradient, bias sums included."""
+    from dnabench.models import fused_glu
+
+    gen = torch.Generator(device="cpu").manual_seed(2)
+    shape = (5, 41, 200)  # 200 columns: two column blocks, the second partial
+    a = torch.randn(shape, generator=gen).to(DEVICE, dtype).requires_grad_()
+    b = torch.randn(shape, generator=gen).to(DEVICE, dtype).requires_grad_()
+    biases = [torch.randn(200, generator=gen).to(DEVICE).requires_grad_() for _ in range(2)] if with_bias else [None, None]
+    h = fused_glu.gated_activation(a, b, *biases, relu=relu)
+    grad_h = torch.randn(shape, generator=gen).to(DEVICE, dtype)
+    h.backward(grad_h)
+
+    refs = [t.detach().float().requires_grad_() for t in (a, b)]
+    ref_biases = [t.detach().clone().requires_grad_() for t in biases] if with_bias else [None, None]
+    pre_a = refs[0] + ref_biases[0] if with_bias else refs[0]
+    pre_b = refs[1] + ref_biases[1] if with_bias else refs[1]
+    ref_h = (F.relu(pre_a) if relu else F.gelu(pre_a)) * pre_b
+    ref_h.backward(grad_h.float())
+    loose = dtype == torch.bfloat16
+    tol = dict(rtol=2e-2, atol=2e-2) if loose else dict(rtol=1e-5, atol=1e-5)
+    assert h.dtype == dtype
+    torch.testing.assert_close(h.float(), ref_h, **tol)
+    torch.testing.assert_close(a.grad.float(), refs[0].grad, **tol)
+    torch.testing.assert_close(b.grad.float(), refs[1].grad, **tol)
+    if with_bias:
+        sums = dict(rtol=2e-2, atol=5e-2) if loose else dict(rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(biases[0].grad, ref_biases[0].grad, **sums)
+        torch.testing.assert_close(biases[1].grad, ref_biases[1].grad, **sums)
+
+
+@pytest.mark.skipif(DEVICE != "cuda", reason="compiles a model for the GPU")
+def test_compiled_model_with_fused_kernels_matches_plain(monkeypatch):
+    """Compiled, the gated activation is fused too: outputs and gradients still match."""
+    import torch._dynamo
+    from dnabench.models import fused_glu, triton_glu
+
+    calls = {"glu": 0}
+    glu_forward = triton_glu.forward
+
+    def counted(*args, **kwargs):
+        calls["glu"] += 1
+        return glu_forward(*args, **kwargs)
+
+    monkeypatch.setattr(triton_glu, "forward", counted)
+    torch.manual_seed(0)
+    options = dict(hidden_size=64, num_layers=2, num_heads=4, ffn_size=96, num_outputs=3, dropout=0.0)
+    model = build_model("transformer", tokenizer="patch", positions="rotary", **options).to(DEVICE).eval()
+    ids = model.encode(torch.randint(0, 4, (2, 300), dtype=torch.uint8, device=DEVICE)).ids
+    results = []
+    for enabled in (True, False):
+        monkeypatch.setattr(fused_norm, "ENABLED", enabled)
+        monkeypatch.setattr(fused_glu, "ENABLED", enabled)
+        torch._dynamo.reset()
+        compiled = torch.compile(model)
+        model.zero_grad()
+        out = compiled(ids)
+        out.square().sum().backward()
+        results.append((out.detach(), {name: p.grad.clone() for name, p in model.named_parameters()}))
+    torch._dynamo.reset()
+    assert calls["glu"] == 2  # one per layer, in the first (fused) run only
+    (fused_out, fused_grads), (plain_out, plain_grads) = results
+    torch.testing.assert_close(fused_out, plain_out, rtol=1e-4, atol=1e-5)
+    for name, grad in plain_grads.items():
+        torch.testing.assert_close(fused_grads[name], grad, rtol=1e-3, atol=1e-5, msg=lambda m: f"{name}: {m}")
