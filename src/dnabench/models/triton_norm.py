@@ -1,11 +1,12 @@
-"""Triton kernels behind ``fused_norm``: residual + dropout(branch), then LayerNorm, in one pass.
+"""Triton kernels behind ``fused_norm``: residual + dropout(branch + bias), then LayerNorm.
 
 The forward reads the residual and the branch once and writes the new residual, the normalised
 activations and two floats a row. No dropout mask is stored: both passes draw it from Philox
-with the same seed and element offsets, so the backward regenerates it. The backward
-runs one program per streaming multiprocessor slice, accumulating the LayerNorm weight and
-bias gradients in registers and writing one partial row per program (summed afterwards),
-instead of a split reduction over all rows.
+with the same seed at the same (row, column group) counters, so the backward regenerates it.
+The backward runs a few programs per streaming multiprocessor, each looping over rows and
+keeping the column sums for the LayerNorm weight and bias (and the branch bias) in registers;
+it writes one partial row per program, summed afterwards, instead of reducing over all rows
+in separate passes.
 """
 
 from __future__ import annotations
