@@ -6,8 +6,8 @@ passes over the FFN activations. Outside ``torch.compile``, on the CPU, or with
 ``ENABLED = False``, callers keep the plain PyTorch expression.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: torch.library reads the operators' schemas
+# from their annotations, and older PyTorch releases accept only evaluated ones.
 from typing import Optional
 
 import torch

@@ -9,8 +9,8 @@ them whole. Elsewhere the same function is the plain PyTorch expression; ``ENABL
 forces that path everywhere (benchmarks measure both in one run).
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: torch.library reads the operators' schemas
+# from their annotations, and older PyTorch releases accept only evaluated ones.
 import importlib.util
 from typing import Optional
 
