@@ -50,7 +50,7 @@ def kernel_calls(residual, branch, norm, grad_new, grad_out, p: float) -> tuple[
     weight, bias = norm.weight.detach(), norm.bias.detach()
 
     def forward():
-        return triton_norm.forward(residual, branch, None, weight, bias, seed, p, 1e-5, residual.dtype)
+        return triton_norm.forward(residual, branch, None, weight, bias, seed, p, 1e-5, residual.dtype, residual.dtype)
 
     new, _, mean, rstd = forward()
 

@@ -457,11 +457,14 @@ def bench_main_sections(args: argparse.Namespace, device: torch.device) -> list[
         results.append(bench_transformer("patch", "rotary", args, device, "default"))
     if "ablation" in args.sections:
         for label, switches in ABLATIONS.items():
-            for module, name in switches:
-                setattr(module, name, False)
-            results.append(bench_transformer("patch", "rotary", args, device, label))
-            for module, name in switches:
-                setattr(module, name, True)
+            saved = [(module, name, getattr(module, name)) for module, name in switches]
+            try:
+                for module, name in switches:
+                    setattr(module, name, False)
+                results.append(bench_transformer("patch", "rotary", args, device, label))
+            finally:
+                for module, name, value in saved:
+                    setattr(module, name, value)
     if "attention" in args.sections and device.type == "cuda":
         for backend in SDPA_BACKENDS:
             try:

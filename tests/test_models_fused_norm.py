@@ -53,7 +53,7 @@ def _keep_mask(shape, dtype, norm, p, seed):
     """The mask the fused op draws after torch.manual_seed(seed): residual 0 + dropout(1) = keep / (1 - p)."""
     torch.manual_seed(seed)
     zeros = torch.zeros(shape, dtype=dtype, device=DEVICE)
-    new = FUSED(zeros, torch.ones_like(zeros), None, norm.weight, norm.bias, p, 1e-5, dtype)[0]
+    new = FUSED(zeros, torch.ones_like(zeros), None, norm.weight, norm.bias, p, 1e-5, dtype, dtype)[0]
     return new.float() != 0
 
 
@@ -69,7 +69,7 @@ def test_fused_matches_reference_forward_and_backward(dtype, p, hidden, with_bia
     branch = torch.randn(shape, generator=gen).to(DEVICE, dtype).requires_grad_()
     bias = torch.randn(hidden, generator=gen).to(DEVICE).requires_grad_() if with_bias else None
     torch.manual_seed(5)
-    new, out, *_ = FUSED(res, branch, bias, norm.weight, norm.bias, p, 1e-5, dtype)
+    new, out, *_ = FUSED(res, branch, bias, norm.weight, norm.bias, p, 1e-5, dtype, dtype)
 
     ref_res = res.detach().float().requires_grad_()
     ref_branch = branch.detach().float().requires_grad_()
@@ -126,7 +126,7 @@ def test_wide_offsets_draw_a_consistent_mask(monkeypatch):
     assert abs((1 - keep.float().mean().item()) - 0.25) < 0.03
     branch = torch.randn(shape, device=DEVICE, requires_grad=True)
     torch.manual_seed(3)
-    new, out, *_ = FUSED(None, branch, None, norm.weight, norm.bias, 0.25, 1e-5, torch.float32)
+    new, out, *_ = FUSED(None, branch, None, norm.weight, norm.bias, 0.25, 1e-5, torch.float32, torch.float32)
     torch.testing.assert_close(new, branch.detach() * keep / 0.75)
     out.sum().backward()
     assert bool((branch.grad[~keep] == 0).all())
@@ -155,14 +155,18 @@ def test_model_with_fused_boundaries_matches_plain(activation, monkeypatch):
         model.zero_grad()
         out = model(ids)
         out.square().sum().backward()
-        return out.detach(), {name: p.grad.clone() for name, p in model.named_parameters()}
+        with torch.no_grad(), torch.autocast(DEVICE, dtype=torch.bfloat16):
+            states_dtype = model.hidden_states(ids)[0].dtype
+        return out.detach(), {name: p.grad.clone() for name, p in model.named_parameters()}, states_dtype
 
-    fused_out, fused_grads = run()
+    fused_out, fused_grads, fused_dtype = run()
     from dnabench.models import fused_glu
 
     monkeypatch.setattr(fused_norm, "ENABLED", False)
     monkeypatch.setattr(fused_glu, "ENABLED", False)
-    plain_out, plain_grads = run()
+    plain_out, plain_grads, plain_dtype = run()
+    if DEVICE == "cuda":  # the encoder's output under autocast is float32, as from PyTorch's LayerNorm on CUDA
+        assert fused_dtype == plain_dtype == torch.float32
     torch.testing.assert_close(fused_out, plain_out, rtol=1e-4, atol=1e-5)
     for name, grad in plain_grads.items():
         torch.testing.assert_close(fused_grads[name], grad, rtol=1e-3, atol=1e-5, msg=lambda m: f"{name}: {m}")
@@ -195,7 +199,9 @@ def test_fused_gated_activation_matches_reference(relu, with_bias, dtype):
     shape = (5, 41, 200)  # 200 columns: two column blocks, the second partial
     a = torch.randn(shape, generator=gen).to(DEVICE, dtype).requires_grad_()
     b = torch.randn(shape, generator=gen).to(DEVICE, dtype).requires_grad_()
-    biases = [torch.randn(200, generator=gen).to(DEVICE).requires_grad_() for _ in range(2)] if with_bias else [None, None]
+    biases = [None, None]
+    if with_bias:
+        biases = [torch.randn(200, generator=gen).to(DEVICE).requires_grad_() for _ in range(2)]
     h = fused_glu.gated_activation(a, b, *biases, relu=relu)
     grad_h = torch.randn(shape, generator=gen).to(DEVICE, dtype)
     h.backward(grad_h)

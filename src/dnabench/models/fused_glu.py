@@ -49,7 +49,7 @@ def _forward(
 
 @_forward.register_fake
 def _(a, b, bias_a, bias_b, relu):
-    return torch.empty_like(a)
+    return a.new_empty(a.shape)
 
 
 @torch.library.custom_op("dnabench::gated_activation_backward", mutates_args=())
@@ -70,7 +70,7 @@ def _(a, b, bias_a, bias_b, grad_h, relu):
         grad_bias = a.new_empty(0, dtype=torch.float32)
     else:
         grad_bias = a.new_empty((2, a.shape[-1]), dtype=bias_a.dtype)
-    return torch.empty_like(a), torch.empty_like(b), grad_bias
+    return a.new_empty(a.shape), b.new_empty(b.shape), grad_bias
 
 
 def _setup_context(ctx, inputs, output) -> None:

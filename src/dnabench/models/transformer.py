@@ -83,10 +83,12 @@ class TransformerBlock(nn.Module):
         attn_mask: Optional[torch.Tensor] = None,
         flex_bias: Optional[torch.Tensor] = None,
         flex_key_mask: Optional[torch.Tensor] = None,
+        final: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``x`` the residual stream, ``normed`` = ``norm1(x)`` -> (new x, ``next_norm(new x)``).
 
-        Where the boundary is fused, the output projections' biases go to it too.
+        Where the boundary is fused, the output projections' biases go to it too. ``final``:
+        ``next_norm`` is the encoder's last norm (its output keeps PyTorch's dtype).
         """
         p = self.dropout.p
         fused = fused_norm.fused_applies(x, self.norm2)
@@ -94,7 +96,8 @@ class TransformerBlock(nn.Module):
         bias = self.attn.out.bias if fused else None
         x, normed = add_dropout_norm(x, attended, self.norm2, p, self.training, bias)
         bias = self.ffn.out.bias if fused else None
-        return add_dropout_norm(x, self.ffn(normed, add_out_bias=not fused), next_norm, p, self.training, bias)
+        branch = self.ffn(normed, add_out_bias=not fused)
+        return add_dropout_norm(x, branch, next_norm, p, self.training, bias, final=final)
 
 
 class TransformerEncoder(nn.Module):
@@ -148,8 +151,9 @@ class TransformerEncoder(nn.Module):
             attn_mask = key_mask[:, None, None, :]
         x, normed = add_dropout_norm(None, x, self.blocks[0].norm1, self.dropout.p, self.training)
         next_norms = [block.norm1 for block in self.blocks[1:]] + [self.norm]
-        for block, next_norm in zip(self.blocks, next_norms):
-            x, normed = block(x, normed, next_norm, cos, sin, attn_mask, flex_bias, flex_key_mask)
+        for i, (block, next_norm) in enumerate(zip(self.blocks, next_norms)):
+            final = i == len(self.blocks) - 1
+            x, normed = block(x, normed, next_norm, cos, sin, attn_mask, flex_bias, flex_key_mask, final=final)
         return normed
 
 

@@ -41,8 +41,8 @@ def _forward_kernel(
     A, B, BiasA, BiasB, H, M, F,
     HAS_BIAS: tl.constexpr, RELU: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_F: tl.constexpr,
 ):
-    rows = tl.program_id(1).to(tl.int64) * BLOCK_M + tl.arange(0, BLOCK_M)
-    cols = tl.program_id(0) * BLOCK_F + tl.arange(0, BLOCK_F)
+    rows = tl.program_id(0).to(tl.int64) * BLOCK_M + tl.arange(0, BLOCK_M)  # axis 0: no 65,535 cap
+    cols = tl.program_id(1) * BLOCK_F + tl.arange(0, BLOCK_F)
     col_ok = cols < F
     ok = (rows < M)[:, None] & col_ok[None, :]
     offs = rows[:, None] * F + cols[None, :]
@@ -98,7 +98,7 @@ def forward(
     m, f = a.shape
     h = torch.empty_like(a)
     has_bias = bias_a is not None
-    _forward_kernel[(triton.cdiv(f, BLOCK_F), triton.cdiv(m, BLOCK_M))](
+    _forward_kernel[(triton.cdiv(m, BLOCK_M), triton.cdiv(f, BLOCK_F))](
         a, b, bias_a if has_bias else a, bias_b if has_bias else a, h, m, f,
         HAS_BIAS=has_bias, RELU=relu, BLOCK_M=BLOCK_M, BLOCK_F=BLOCK_F, num_warps=WARPS,
     )

@@ -180,13 +180,13 @@ def _backward_shape(n: int) -> tuple[int, int, int]:
 
 def forward(
     residual: Optional[torch.Tensor], branch: torch.Tensor, branch_bias: Optional[torch.Tensor], weight: torch.Tensor,
-    bias: torch.Tensor, seed: torch.Tensor, p: float, eps: float, dtype: torch.dtype,
+    bias: torch.Tensor, seed: torch.Tensor, p: float, eps: float, dtype: torch.dtype, out_dtype: torch.dtype,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """2-D contiguous ``residual`` (or None: zeros) and ``branch`` [M, N] (plus ``branch_bias``
-    [N] or None) -> new residual and normed (both ``dtype``), per-row mean and 1/std."""
+    [N] or None) -> new residual (``dtype``), normed (``out_dtype``), per-row mean and 1/std."""
     m, n = branch.shape
     new = torch.empty((m, n), dtype=dtype, device=branch.device)
-    out = torch.empty_like(new)
+    out = torch.empty((m, n), dtype=out_dtype, device=branch.device)
     mean = torch.empty(m, dtype=torch.float32, device=branch.device)
     rstd = torch.empty_like(mean)
     block_m, warps = _forward_shape(n)
