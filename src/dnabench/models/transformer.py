@@ -29,8 +29,8 @@ class FeedForward(nn.Module):
 
     The halves are computed from slices of the weight, not by splitting one big output: the
     backward then never concatenates two activation-sized gradients (a [tokens, 2 x ffn] copy),
-    only two weight-sized ones, which made the compiled train step faster on an H100. On a GPU
-    the gate runs as one Triton kernel pair that also takes the input Linear's bias
+    only two weight-sized ones, which made the compiled train step faster on an H100. Compiled on
+    a GPU, the gate runs as one Triton kernel pair that also takes the input Linear's bias
     (``fused_glu``).
     """
 
