@@ -187,3 +187,27 @@ def test_sparse_label_store_trains_with_augmentation(tmp_path, store, genome):
     assert yaml.safe_load((run / "config.yaml").read_text())["max_shift"] == 3
     assert "auroc" in json.loads((run / "metrics.json").read_text())["test"]
     assert CliRunner().invoke(app, ["evaluate", str(run), "--split", "val"]).exit_code == 0
+
+
+class _NoFlipSource:
+    """A source whose gather cannot reverse-complement: the loader flips its rows afterwards."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def get_batch(self, indices, shifts=None):
+        return self.inner.get_batch(indices, shifts)
+
+
+def test_sources_without_a_flipping_gather_get_the_same_batches():
+    from dnabench.io.sequence_table import SequenceTable
+
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 5, (40, 30), dtype=np.uint8)
+    labels = rng.random((40, 2), dtype=np.float32)
+    table = SequenceTable(codes, labels, ["a", "b"], np.array(["train"] * 40), np.full(40, 30), "memory")
+    batches = []
+    for source in (TableSource(table), _NoFlipSource(TableSource(table))):
+        loader = batch_loader(source, np.arange(40), 8, shuffle=True, seed=5, reverse_complement=True, max_shift=3)
+        batches.append([b["codes"] for b in loader])
+    assert all(torch.equal(a, b) for a, b in zip(*batches)) and len(batches[0]) == 5

@@ -75,6 +75,18 @@ def reverse_complement(codes: np.ndarray) -> np.ndarray:
     return complement(np.asarray(codes)[..., ::-1])
 
 
+def shift_and_flip(
+    codes: np.ndarray, shifts: np.ndarray | None = None, flips: np.ndarray | None = None
+) -> np.ndarray:
+    """Rows of a freshly gathered ``[B, L]`` batch shifted (``shift_codes``), then reverse-complemented
+    where ``flips`` is True. Writes into ``codes`` (gathers with an index array return copies)."""
+    if shifts is not None and np.any(shifts):
+        codes = shift_codes(codes, shifts)
+    if flips is not None and np.any(flips):
+        codes[flips] = reverse_complement(codes[flips])
+    return codes
+
+
 def one_hot(codes: np.ndarray, dtype: type = np.float32) -> np.ndarray:
     """[..., L] codes -> [..., L, 4] one-hot; N (and anything >= 4) is all zeros."""
     eye = np.vstack([np.eye(NUM_BASES, dtype=dtype), np.zeros((256 - NUM_BASES, NUM_BASES), dtype=dtype)])

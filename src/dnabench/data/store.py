@@ -46,7 +46,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dnabench.alphabet import ASCII_TO_CODE, INVALID, reverse_complement, shift_codes
+from dnabench.alphabet import ASCII_TO_CODE, INVALID, shift_and_flip
 from dnabench.io.files import atomic_dir
 
 __all__ = [
@@ -734,12 +734,7 @@ class Store:
                 out[order] = codes[idx[order]]
             else:
                 out = np.asarray(codes[idx])
-            if shifts is not None and shifts.any():
-                out = shift_codes(out, shifts)
-            if flips is not None:
-                out = np.array(out, copy=True)
-                out[flips] = reverse_complement(out[flips])
-            return out
+            return shift_and_flip(out, shifts, flips)
         if genome is None:
             raise StoreError(f"{self.path}: this store holds coordinates only; pass the genome cache it was built on")
         if check_genome:

@@ -162,7 +162,7 @@ class _RangeSpool:
 def _spool_track(track: Track, label: int, genome: Any, spool: _RangeSpool, bin_size: int, min_cover: int) -> dict:
     """Read one peak file and add its labelled bin ranges to the spool; returns its counts."""
     peaks = read_peaks(track.path)
-    stats = {"peaks": len(peaks), "peaks_off_genome": 0, "peaks_clipped": 0, "bins": 0}
+    stats = {"peaks": len(peaks), "peaks_off_genome": 0, "peaks_clipped": 0}
     if not len(peaks):
         return stats
     chrom = peaks["chrom"].astype("category")
@@ -183,7 +183,6 @@ def _spool_track(track: Track, label: int, genome: Any, spool: _RangeSpool, bin_
         lo, hi = covered_bin_ranges(starts[rows], ends[rows], bin_size, min_cover, length)
         if lo.size:
             spool.add(ci, lo, hi, label)
-            stats["bins"] += int((hi - lo + 1).sum())
     return stats
 
 

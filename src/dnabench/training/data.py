@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 
-from dnabench.alphabet import reverse_complement, shift_codes
+from dnabench.alphabet import shift_and_flip
 from dnabench.io.sequence_table import SequenceTable, load_sequence_table
 
 TaskKind = Literal["binary", "multilabel", "regression"]
@@ -64,13 +64,7 @@ class TableSource:
     def get_batch(
         self, indices: np.ndarray, shifts: np.ndarray | None = None, flips: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        codes = self.table.codes[indices]
-        if shifts is not None:
-            codes = shift_codes(codes, shifts)
-        if flips is not None and np.any(flips):
-            codes = np.array(codes, copy=True)
-            codes[flips] = reverse_complement(codes[flips])
-        return codes, self.table.labels[indices]
+        return shift_and_flip(self.table.codes[indices], shifts, flips), self.table.labels[indices]
 
 
 @dataclass

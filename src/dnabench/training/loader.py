@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from dnabench.alphabet import complement
+from dnabench.alphabet import reverse_complement
 
 
 class BatchSource(Protocol):
@@ -167,9 +167,8 @@ class BatchDataset(Dataset):
                 dense = dense.astype(np.float32)
             labels = {"labels": torch.from_numpy(np.ascontiguousarray(dense))}
         if flip is not None and flip.any():  # a source that cannot flip in its gather
-            codes = np.array(codes, copy=True)
-            rows = np.flatnonzero(flip)
-            codes[rows] = complement(codes[rows, ::-1])
+            codes = np.array(codes, copy=True)  # a foreign source's batch may be a view
+            codes[flip] = reverse_complement(codes[flip])
         index = torch.from_numpy(np.asarray(indices, dtype=np.int64))
         batch = {"codes": torch.from_numpy(np.ascontiguousarray(codes)), **labels, "index": index}
         if real < len(indices):  # DDP evaluation padding: the module leaves the repeats out of streamed metrics
