@@ -116,9 +116,7 @@ def sizes_only_genome(out: str | os.PathLike, sizes: dict[str, int]):
     and no time: enough for builds that need chromosome names and lengths, such as labelling
     bins from peak files, in tests and benchmarks.
     """
-    import json
-
-    from dnabench.io.genome import FORMAT, FORMAT_VERSION, META_FILE, SEQUENCE_FILE, Genome, chromosome_aliases
+    from dnabench.io.genome import SEQUENCE_FILE, Genome, write_meta
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -128,14 +126,6 @@ def sizes_only_genome(out: str | os.PathLike, sizes: dict[str, int]):
         offset += int(length)
     with open(out / SEQUENCE_FILE, "wb") as f:
         f.truncate(offset)
-    meta = {
-        "format": FORMAT,
-        "version": FORMAT_VERSION,
-        "source": {"path": None, "format": "sizes", "compressed": False, "bytes": 0, "sha256": None},
-        "total_length": offset,
-        "softmask": False,
-        "chromosomes": records,
-        "aliases": chromosome_aliases(list(sizes)),
-    }
-    (out / META_FILE).write_text(json.dumps(meta, indent=1))
+    source = {"path": None, "format": "sizes", "compressed": False, "bytes": 0, "sha256": None}
+    write_meta(out, source, records, offset, softmask=False)
     return Genome.open(out)

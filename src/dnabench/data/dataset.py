@@ -28,16 +28,14 @@ try:  # torch is a dependency of dnabench, but keep the store usable without it
 except ImportError:  # pragma: no cover
     _TorchDataset = object  # type: ignore[misc,assignment]
 
-from dnabench.data.store import SPLIT_ALIASES, SPLITS, CSRLabels, Store, open_store
+from dnabench.data.store import SPLIT_ALIASES, SPLITS, CSRLabels, Store, open_store, row_indices, scatter_rows
 
 __all__ = ["StoreSource", "StoreDataset", "make_loader", "binary_rows"]
 
 
 def binary_rows(counts: np.ndarray, columns: np.ndarray, n_labels: int) -> np.ndarray:
-    """uint8 [len(counts), n_labels] from CSR pieces (set labels per row, their columns): one flat scatter."""
-    out = np.zeros((counts.size, n_labels), dtype=np.uint8)
-    out.reshape(-1)[np.repeat(np.arange(counts.size, dtype=np.int64) * n_labels, counts) + columns] = 1
-    return out
+    """uint8 [len(counts), n_labels] from CSR pieces (set labels per row, their columns)."""
+    return scatter_rows(counts, columns, n_labels)
 
 
 class StoreSource:
@@ -60,12 +58,7 @@ class StoreSource:
 
     def store_rows(self, indices: Any) -> np.ndarray:
         """Store rows (int64) of batch indices; negative indices count from the end."""
-        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
-        n = self.store.n_rows if self.rows is None else self.rows.size
-        if idx.size and (idx.min() < -n or idx.max() >= n):
-            raise IndexError(f"index out of range for {n} rows")
-        if idx.size and idx.min() < 0:
-            idx = np.where(idx < 0, idx + n, idx)
+        idx = row_indices(indices, self.store.n_rows if self.rows is None else self.rows.size)
         return idx if self.rows is None else self.rows[idx]
 
     #: `sequences` / `get_batch` take `flips` (reverse-complement rows in the gather itself)

@@ -99,7 +99,19 @@ def sha256_file(path: str | os.PathLike, block: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
-def _rows(rows: Any, n: int) -> np.ndarray:
+def scatter_rows(
+    counts: np.ndarray, columns: np.ndarray, n_labels: int, values: Any = 1, dtype: Any = np.uint8
+) -> np.ndarray:
+    """Dense ``[len(counts), n_labels]`` from CSR pieces (entries per row, their columns, row after
+    row) and their values: one flat scatter."""
+    out = np.zeros((counts.size, n_labels), dtype=dtype)
+    if columns.size:
+        starts = np.repeat(np.arange(counts.size, dtype=np.int64) * n_labels, counts)
+        out.reshape(-1)[starts + columns.astype(np.int64, copy=False)] = values
+    return out
+
+
+def row_indices(rows: Any, n: int) -> np.ndarray:
     """Row selector (int, slice, bool mask or integer array) -> int64 index array, bounds-checked."""
     if isinstance(rows, slice):
         return np.arange(n, dtype=np.int64)[rows]
@@ -140,7 +152,7 @@ class DenseLabels:
 
     def dense(self, rows: Any) -> np.ndarray:
         """float32 [len(rows), labels]; NaN where missing."""
-        idx = _rows(rows, len(self))
+        idx = row_indices(rows, len(self))
         return np.asarray(self.array[idx], dtype=np.float32)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
@@ -205,7 +217,7 @@ class CSRLabels:
 
     def _positions(self, rows: Any) -> tuple[np.ndarray, np.ndarray]:
         """(entries per row [B], positions of the rows' entries in indices/data, row after row)."""
-        idx = _rows(rows, len(self))
+        idx = row_indices(rows, len(self))
         # plain ndarray views: np.memmap's __getitem__ costs more than the gather itself
         indptr = np.asarray(self.indptr).view(np.ndarray)
         begin = indptr[idx]
@@ -221,12 +233,9 @@ class CSRLabels:
     def dense(self, rows: Any) -> np.ndarray:
         """float32 [len(rows), labels], gathered with vectorised index arithmetic (no per-row loop)."""
         counts, pos = self._positions(rows)
-        out = np.zeros((counts.size, self.n_labels), dtype=np.float32)
-        if pos.size:
-            which = np.repeat(np.arange(counts.size), counts)
-            cols = np.asarray(self.indices).view(np.ndarray)[pos].astype(np.int64)
-            out[which, cols] = 1.0 if self.data is None else np.asarray(self.data[pos], dtype=np.float32)
-        return out
+        columns = np.asarray(self.indices).view(np.ndarray)[pos]
+        values = 1.0 if self.data is None else np.asarray(self.data[pos], dtype=np.float32)
+        return scatter_rows(counts, columns, self.n_labels, values, np.float32)
 
     def validate(self, where: str = "labels", full: bool = True) -> None:
         """Raise StoreError when the arrays do not form a CSR matrix of the stated shape."""
@@ -719,7 +728,7 @@ class Store:
         `flips` (bool per row) reads those rows from the other strand: folded into the gather's
         strands, so reverse-complement augmentation costs no extra pass over the batch.
         """
-        idx = _rows(rows, self.n_rows)
+        idx = row_indices(rows, self.n_rows)
         if shifts is not None:
             shifts = np.broadcast_to(np.asarray(shifts, dtype=np.int64), idx.shape)
         if flips is not None:

@@ -370,21 +370,27 @@ def index_genome(
                         writer.add(item.codes, item.lowercase)
         finally:
             writer.close()
-        names = [r["name"] for r in writer.records]
-        meta = {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "source": {
-                "path": str(source.resolve()),
-                "format": kind,
-                "compressed": kind == "fasta" and is_gzip(source),
-                "bytes": size,
-                "sha256": _sha256(source),
-            },
-            "total_length": writer.offset,
-            "softmask": softmask,
-            "chromosomes": writer.records,
-            "aliases": chromosome_aliases(names),
+        described = {
+            "path": str(source.resolve()),
+            "format": kind,
+            "compressed": kind == "fasta" and is_gzip(source),
+            "bytes": size,
+            "sha256": _sha256(source),
         }
-        (tmp / META_FILE).write_text(json.dumps(meta, indent=1))
+        write_meta(tmp, described, writer.records, writer.offset, softmask)
     return Genome.open(out)
+
+
+def write_meta(folder: Path, source: dict, records: list[dict], total_length: int, softmask: bool) -> None:
+    """The cache's genome.json: format and version, where the sequence came from, the chromosome
+    records (name, length, offsets, N count) and their aliases."""
+    meta = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "source": source,
+        "total_length": total_length,
+        "softmask": softmask,
+        "chromosomes": records,
+        "aliases": chromosome_aliases([r["name"] for r in records]),
+    }
+    (folder / META_FILE).write_text(json.dumps(meta, indent=1))

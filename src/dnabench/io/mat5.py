@@ -173,7 +173,6 @@ class Mat5File:
         size = self.path.stat().st_size
         pos = 128
         while pos + 8 <= size:
-            f.seek(pos)
             mtype, nbytes, _ = _tag(_FileStream(f, pos), self._endian)
             start = pos + 8
             if mtype == _MI_COMPRESSED:
