@@ -7,7 +7,7 @@ torch.cuda.synchronize around the timed loop:
   1. the default dnabench Transformer: 4-patch + Conv1d(7), rotary, 4 layers x 512, 8 heads,
      GEGLU FFN 1344 -> 250 tokens + CLS; section "ablation" times it again with each of its
      GPU paths (fused residual/dropout/LayerNorm kernels, fused GEGLU kernels, channels-last
-     convolution) switched off, and with all three off;
+     convolution, one q/k/v matmul) switched off, and with all of them off;
      section "attention" times it once per SDPA backend (cuDNN, FlashAttention-2, efficient);
   2. transformers.BertModel (attn_implementation="sdpa") with the same depth, width, heads,
      token count and FFN parameter count (intermediate 2016 = 1.5 x 1344), the same head, trained
@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dnabench.models import DNAModel, HeadConfig, build_model, frontends, fused_glu, fused_norm
+from dnabench.models import DNAModel, HeadConfig, build_model, frontends, fused_glu, fused_norm, fused_qkv
 from dnabench.models.heads import Head
 
 SECTIONS = ("default", "ablation", "attention", "bert", "combos")
@@ -60,7 +60,10 @@ ABLATIONS = {
     "without the fused residual/dropout/LayerNorm kernels": [(fused_norm, "ENABLED")],
     "without the fused GEGLU kernels": [(fused_glu, "ENABLED")],
     "with cuDNN's 1-D convolution": [(frontends, "CHANNELS_LAST_CONV")],
-    "with none of the three": [(fused_norm, "ENABLED"), (fused_glu, "ENABLED"), (frontends, "CHANNELS_LAST_CONV")],
+    "with three q/k/v matmuls (no fused q/k/v backward)": [(fused_qkv, "ENABLED")],
+    "with none of these": [
+        (fused_norm, "ENABLED"), (fused_glu, "ENABLED"), (frontends, "CHANNELS_LAST_CONV"), (fused_qkv, "ENABLED"),
+    ],
 }
 BPE_VOCAB = 16000
 BPE_BASES_PER_TOKEN = 7
@@ -214,15 +217,41 @@ def print_profile(
             step()
         if device.type == "cuda":
             torch.cuda.synchronize()
-    key = "cuda_time_total" if device.type == "cuda" else "cpu_time_total"
-    print(f"  profile of {steps} train steps:", flush=True)
     averages = prof.key_averages()
-    print(averages.table(sort_by=key, row_limit=25, max_name_column_width=90), flush=True)
+    attr = "self_device_time_total" if hasattr(averages[0], "self_device_time_total") else "self_cuda_time_total"
+    if device.type != "cuda":
+        attr = "self_cpu_time_total"
+    rows = sorted(((getattr(e, attr) / 1000 / steps, e.count / steps, e.key) for e in averages), reverse=True)
+    rows = [r for r in rows if r[0] > 0]
+    total_ms = sum(r[0] for r in rows)
+    print(f"  profile of {steps} train steps, per step (name, ms, calls):", flush=True)
+    for ms, calls, name in rows[:25]:
+        print(f"    {name[:100]:<100} {ms:8.3f} ms {calls:5.1f}x", flush=True)
+    groups: dict[str, float] = {}
+    for ms, _, name in rows:
+        groups[kernel_group(name)] = groups.get(kernel_group(name), 0.0) + ms
+    print("  by group: " + ", ".join(f"{g} {ms:.2f} ms" for g, ms in sorted(groups.items(), key=lambda kv: -kv[1])))
     if device.type == "cuda":
-        attr = "self_device_time_total" if hasattr(averages[0], "self_device_time_total") else "self_cuda_time_total"
-        kernel_ms = sum(getattr(e, attr) for e in averages) / 1000 / steps
-        print(f"  GPU kernel time per step {kernel_ms:.2f} ms; timed step {step_ms:.2f} ms "
-              f"({100 * kernel_ms / step_ms:.0f} % busy)", flush=True)
+        print(f"  GPU kernel time per step {total_ms:.2f} ms; timed step {step_ms:.2f} ms "
+              f"({100 * total_ms / step_ms:.0f} % busy)", flush=True)
+
+
+#: Profile groups, the first whose name fragment a kernel's name holds.
+KERNEL_GROUPS = (
+    ("attention", ("sdpa", "flash", "fmha", "attention", "dot_do_o", "convert_dq")),
+    ("convolution", ("implicit_gemm", "nhwc", "conv")),
+    ("matmul", ("nvjet", "gemm", "cutlass", "splitKreduce", "xmma")),
+    ("dnabench Triton", ("_forward_kernel", "_backward_kernel")),
+    ("Inductor Triton", ("triton_",)),
+    ("optimizer", ("multi_tensor_apply",)),
+)
+
+
+def kernel_group(name: str) -> str:
+    for group, fragments in KERNEL_GROUPS:
+        if any(f in name for f in fragments):
+            return group
+    return "other"
 
 
 def maybe_compile(model: nn.Module, args: argparse.Namespace) -> nn.Module:

@@ -17,5 +17,5 @@ def test_smoke_run_prints_every_requested_row():
     )
     assert done.returncode == 0, done.stderr[-2000:]
     rows = [line for line in done.stdout.splitlines() if line.startswith("| dnabench default")]
-    assert len(rows) == 5  # the default model + four ablations
-    assert any("with none of the three" in row for row in rows)
+    assert len(rows) == 6  # the default model + five ablations
+    assert any("with none of these" in row for row in rows)

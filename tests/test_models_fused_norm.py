@@ -192,43 +192,93 @@ def test_fused_boundary_never_waits_for_the_gpu():
 @pytest.mark.parametrize("with_bias", [False, True])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_fused_gated_activation_matches_reference(relu, with_bias, dtype):
-    """GEGLU / ReGLU with the input Linear's bias: output and every gradient, bias sums included."""
+    """GEGLU / ReGLU over both halves of one matrix, with the input Linear's bias: output and
+    every gradient (one matrix for both halves), bias sums included."""
     from dnabench.models import fused_glu
 
     gen = torch.Generator(device="cpu").manual_seed(2)
-    shape = (5, 41, 200)  # 200 columns: two column blocks, the second partial
-    a = torch.randn(shape, generator=gen).to(DEVICE, dtype).requires_grad_()
-    b = torch.randn(shape, generator=gen).to(DEVICE, dtype).requires_grad_()
-    biases = [None, None]
-    if with_bias:
-        biases = [torch.randn(200, generator=gen).to(DEVICE).requires_grad_() for _ in range(2)]
-    h = fused_glu.gated_activation(a, b, *biases, relu=relu)
-    grad_h = torch.randn(shape, generator=gen).to(DEVICE, dtype)
+    shape = (5, 41, 400)  # halves of 200 columns: two column blocks, the second partial
+    ab = torch.randn(shape, generator=gen).to(DEVICE, dtype).requires_grad_()
+    bias = torch.randn(400, generator=gen).to(DEVICE).requires_grad_() if with_bias else None
+    h = fused_glu.gated_activation(ab, bias, relu=relu)
+    grad_h = torch.randn((5, 41, 200), generator=gen).to(DEVICE, dtype)
     h.backward(grad_h)
 
-    refs = [t.detach().float().requires_grad_() for t in (a, b)]
-    ref_biases = [t.detach().clone().requires_grad_() for t in biases] if with_bias else [None, None]
-    pre_a = refs[0] + ref_biases[0] if with_bias else refs[0]
-    pre_b = refs[1] + ref_biases[1] if with_bias else refs[1]
+    ref_ab = ab.detach().float().requires_grad_()
+    ref_bias = bias.detach().clone().requires_grad_() if with_bias else None
+    pre = ref_ab + ref_bias if with_bias else ref_ab
+    pre_a, pre_b = pre.chunk(2, dim=-1)
     ref_h = (F.relu(pre_a) if relu else F.gelu(pre_a)) * pre_b
     ref_h.backward(grad_h.float())
     loose = dtype == torch.bfloat16
     tol = dict(rtol=2e-2, atol=2e-2) if loose else dict(rtol=1e-5, atol=1e-5)
-    assert h.dtype == dtype
+    assert h.dtype == dtype and h.shape == grad_h.shape
     torch.testing.assert_close(h.float(), ref_h, **tol)
-    torch.testing.assert_close(a.grad.float(), refs[0].grad, **tol)
-    torch.testing.assert_close(b.grad.float(), refs[1].grad, **tol)
+    torch.testing.assert_close(ab.grad.float(), ref_ab.grad, **tol)
     if with_bias:
         sums = dict(rtol=2e-2, atol=5e-2) if loose else dict(rtol=1e-4, atol=1e-4)
-        torch.testing.assert_close(biases[0].grad, ref_biases[0].grad, **sums)
-        torch.testing.assert_close(biases[1].grad, ref_biases[1].grad, **sums)
+        torch.testing.assert_close(bias.grad, ref_bias.grad, **sums)
+
+
+def test_fused_gated_activation_rejects_odd_widths_and_bias_shapes():
+    from dnabench.models import fused_glu
+
+    with pytest.raises(ValueError, match="must be even"):
+        fused_glu.gated_activation(torch.zeros(2, 5, device=DEVICE), None, relu=False)
+    with pytest.raises(ValueError, match="bias shape"):
+        fused_glu.gated_activation(torch.zeros(2, 6, device=DEVICE), torch.zeros(3, device=DEVICE), relu=False)
+
+
+@pytest.mark.parametrize("rotary", [True, False])
+@pytest.mark.parametrize("with_bias", [True, False])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_fused_qkv_projection_matches_three_linears(rotary, with_bias, dtype):
+    """One matmul for q, k, v with the one-pass backward: outputs, input, weight and bias
+    gradients equal those of three Linears over slices of the weight."""
+    from dnabench.models import fused_qkv
+    from dnabench.models.positions import apply_rotary, rotary_cos_sin
+
+    gen = torch.Generator(device="cpu").manual_seed(3)
+    batch, length, heads, dim = 3, 37, 4, 32  # 64 pairs per row: one full column block, 37 rows
+    hidden = heads * dim
+    x = torch.randn(batch, length, hidden, generator=gen).to(DEVICE, dtype).requires_grad_()
+    weight = (0.1 * torch.randn(3 * hidden, hidden, generator=gen)).to(DEVICE, dtype).requires_grad_()
+    bias = torch.randn(3 * hidden, generator=gen).to(DEVICE, dtype).requires_grad_() if with_bias else None
+    cos, sin = (t.to(DEVICE) for t in rotary_cos_sin(torch.arange(length), dim, 10000.0)) if rotary else (None, None)
+    grads = [torch.randn(batch, length, heads, dim, generator=gen).to(DEVICE, dtype) for _ in range(3)]
+
+    outs = fused_qkv.qkv_projection(x, weight, bias, heads, cos, sin)
+    torch.autograd.backward(outs, grads)
+    params = [x, weight] + ([bias] if with_bias else [])
+    # The reference runs in float32: bf16 results are checked against the exact values.
+    leaves = [t.detach().float().requires_grad_() for t in params]
+    ref_bias = leaves[2].chunk(3) if with_bias else (None,) * 3
+    ref = [F.linear(leaves[0], w, b).view(batch, length, heads, dim) for w, b in zip(leaves[1].chunk(3), ref_bias)]
+    if rotary:
+        ref[0], ref[1] = (apply_rotary(t, cos[:, None], sin[:, None]) for t in ref[:2])
+    torch.autograd.backward(ref, [g.float() for g in grads])
+    for name, got, expected in zip(("q", "k", "v"), outs, ref):
+        assert got.shape == expected.shape and got.dtype == dtype
+        _assert_near(got, expected, dtype, name)
+    for name, got, leaf in zip(("x", "weight", "bias"), params, leaves):
+        _assert_near(got.grad, leaf.grad, dtype, f"grad of {name}")
+
+
+def _assert_near(got: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype, name: str) -> None:
+    """float32: elementwise; bf16: relative error of the whole tensor within bf16 rounding."""
+    if dtype == torch.float32:
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4, msg=lambda m: f"{name}: {m}")
+        return
+    error = (got.float() - expected).norm() / expected.norm()
+    assert error < 1e-2, f"{name}: relative error {error:.2e}"
 
 
 @pytest.mark.skipif(DEVICE != "cuda", reason="compiles a model for the GPU")
 def test_compiled_model_with_fused_kernels_matches_plain(monkeypatch):
-    """Compiled, the gated activation is fused too: outputs and gradients still match."""
+    """Compiled, the gated activation is fused and q, k, v are one matmul: outputs and gradients
+    still match."""
     import torch._dynamo
-    from dnabench.models import fused_glu, triton_glu
+    from dnabench.models import fused_glu, fused_qkv, triton_glu
 
     calls = {"glu": 0}
     glu_forward = triton_glu.forward
@@ -246,6 +296,7 @@ def test_compiled_model_with_fused_kernels_matches_plain(monkeypatch):
     for enabled in (True, False):
         monkeypatch.setattr(fused_norm, "ENABLED", enabled)
         monkeypatch.setattr(fused_glu, "ENABLED", enabled)
+        monkeypatch.setattr(fused_qkv, "ENABLED", enabled)
         torch._dynamo.reset()
         compiled = torch.compile(model)
         model.zero_grad()

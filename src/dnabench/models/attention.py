@@ -1,9 +1,11 @@
 """Multi-head self-attention through ``scaled_dot_product_attention`` (or FlexAttention for a bias).
 
-One Linear holds q, k and v; each is computed from its slice of the weight (the backward then
-sums three input gradients instead of concatenating three activation-sized ones) and reaches
-SDPA as a ``[B, H, T, D]`` view of a ``[B, T, H, D]`` tensor, with no transposing copy. Without padding and without a bias ``attn_mask`` is None,
-so the GPU can use its FlashAttention kernel. A relative-position bias goes through
+One Linear holds q, k and v, and each reaches SDPA as a ``[B, H, T, D]`` view of a
+``[B, T, H, D]`` tensor, with no transposing copy. Compiled on a GPU, the Linear is one matmul
+with a fused backward (``fused_qkv``); otherwise each of q, k, v comes from its slice of the
+weight, so eager autograd sums three input gradients instead of concatenating three
+activation-sized ones. Without padding and without a bias ``attn_mask`` is None, so the GPU can
+use its FlashAttention kernel. A relative-position bias goes through
 FlexAttention with a ``score_mod`` on CUDA (no ``[B, H, T, T]`` tensor is built) and through
 SDPA with an exact float bias elsewhere.
 """
@@ -16,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dnabench.models import fused_qkv
 from dnabench.models.positions import apply_rotary
 
 _compiled_flex: Optional[Callable] = None
@@ -125,12 +128,15 @@ class MultiHeadAttention(nn.Module):
         ``add_out_bias=False`` leaves the output projection's bias to the caller."""
         batch, length, _ = x.shape
         heads, dim = self.num_heads, self.head_dim
-        weights = self.qkv.weight.chunk(3, dim=0)
-        biases = self.qkv.bias.chunk(3) if self.qkv.bias is not None else (None, None, None)
-        q, k, v = (F.linear(x, w, b).view(batch, length, heads, dim) for w, b in zip(weights, biases))
-        if cos is not None and sin is not None:
-            cos, sin = cos[:, None, :], sin[:, None, :]  # [T, 1, D/2] broadcasts over [B, T, H, D/2]
-            q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        if fused_qkv.fused_applies(x, dim):
+            q, k, v = fused_qkv.qkv_projection(x, self.qkv.weight, self.qkv.bias, heads, cos, sin)
+        else:
+            weights = self.qkv.weight.chunk(3, dim=0)
+            biases = self.qkv.bias.chunk(3) if self.qkv.bias is not None else (None, None, None)
+            q, k, v = (F.linear(x, w, b).view(batch, length, heads, dim) for w, b in zip(weights, biases))
+            if cos is not None and sin is not None:
+                cos, sin = cos[:, None, :], sin[:, None, :]  # [T, 1, D/2] broadcasts over [B, T, H, D/2]
+                q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # [B, H, T, D] views
         dropout_p = self.dropout if self.training else 0.0
         if flex_bias is not None:

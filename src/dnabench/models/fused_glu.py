@@ -1,9 +1,10 @@
 """The gated FFN activation ``act(a + bias_a) * (b + bias_b)`` as one kernel pair on a GPU.
 
-``a`` and ``b`` come from the FFN's input Linear run without its bias; the bias is added here,
-so its gradient is summed inside the fused backward (``triton_glu``) rather than by two more
-passes over the FFN activations. Outside ``torch.compile``, on the CPU, or with
-``ENABLED = False``, callers keep the plain PyTorch expression.
+``a`` and ``b`` are the two halves of the FFN's input Linear, run as one matmul without its
+bias; the bias is added here, so its gradient is summed inside the fused backward
+(``triton_glu``) rather than by two more passes over the FFN activations. Outside
+``torch.compile``, on the CPU, or with ``ENABLED = False``, callers keep the plain PyTorch
+expression.
 """
 
 # No ``from __future__ import annotations`` here: torch.library reads the operators' schemas
@@ -25,66 +26,63 @@ def fused_applies(x: torch.Tensor) -> bool:
     return ENABLED and x.is_cuda and triton_available() and torch.compiler.is_compiling()
 
 
-def gated_activation(
-    a: torch.Tensor, b: torch.Tensor, bias_a: Optional[torch.Tensor], bias_b: Optional[torch.Tensor], relu: bool
-) -> torch.Tensor:
-    """``act(a + bias_a) * (b + bias_b)`` (act GELU, or ReLU with ``relu``); ``[..., F]`` inputs."""
-    if (bias_a is None) != (bias_b is None):
-        raise ValueError("pass both biases or neither")
-    return torch.ops.dnabench.gated_activation(a, b, bias_a, bias_b, relu)
+def gated_activation(ab: torch.Tensor, bias: Optional[torch.Tensor], relu: bool) -> torch.Tensor:
+    """``act(a + bias_a) * (b + bias_b)`` for ``ab`` = ``[..., 2F]`` (``a`` its first half, ``b``
+    its second) and ``bias`` ``[2F]`` or None; act GELU, or ReLU with ``relu``; -> ``[..., F]``."""
+    if ab.shape[-1] % 2:
+        raise ValueError(f"the last dimension holds both halves and must be even, got {ab.shape[-1]}")
+    if bias is not None and bias.shape != ab.shape[-1:]:
+        raise ValueError(f"bias shape {tuple(bias.shape)} != ({ab.shape[-1]},)")
+    return torch.ops.dnabench.gated_activation(ab, bias, relu)
 
 
 def _rows(t: torch.Tensor) -> torch.Tensor:
     return t.reshape(-1, t.shape[-1]).contiguous()
 
 
+def _half_shape(ab: torch.Tensor) -> list[int]:
+    return [*ab.shape[:-1], ab.shape[-1] // 2]
+
+
 @torch.library.custom_op("dnabench::gated_activation", mutates_args=())
-def _forward(
-    a: torch.Tensor, b: torch.Tensor, bias_a: Optional[torch.Tensor], bias_b: Optional[torch.Tensor], relu: bool
-) -> torch.Tensor:
+def _forward(ab: torch.Tensor, bias: Optional[torch.Tensor], relu: bool) -> torch.Tensor:
     from dnabench.models import triton_glu
 
-    return triton_glu.forward(_rows(a), _rows(b), bias_a, bias_b, relu).view(a.shape)
+    return triton_glu.forward(_rows(ab), bias, relu).view(_half_shape(ab))
 
 
 @_forward.register_fake
-def _(a, b, bias_a, bias_b, relu):
-    return a.new_empty(a.shape)
+def _(ab, bias, relu):
+    return ab.new_empty(_half_shape(ab))
 
 
 @torch.library.custom_op("dnabench::gated_activation_backward", mutates_args=())
 def _backward_op(
-    a: torch.Tensor, b: torch.Tensor, bias_a: Optional[torch.Tensor], bias_b: Optional[torch.Tensor],
-    grad_h: torch.Tensor, relu: bool,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """-> gradients of a, b, and the biases as [2, F] (empty without biases)."""
+    ab: torch.Tensor, bias: Optional[torch.Tensor], grad_h: torch.Tensor, relu: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """-> gradients of ``ab`` and of the bias (empty without a bias)."""
     from dnabench.models import triton_glu
 
-    grad_a, grad_b, grad_bias = triton_glu.backward(_rows(a), _rows(b), bias_a, bias_b, _rows(grad_h), relu)
-    return grad_a.view(a.shape), grad_b.view(b.shape), grad_bias
+    grad_ab, grad_bias = triton_glu.backward(_rows(ab), bias, _rows(grad_h), relu)
+    return grad_ab.view(ab.shape), grad_bias
 
 
 @_backward_op.register_fake
-def _(a, b, bias_a, bias_b, grad_h, relu):
-    if bias_a is None:
-        grad_bias = a.new_empty(0, dtype=torch.float32)
-    else:
-        grad_bias = a.new_empty((2, a.shape[-1]), dtype=bias_a.dtype)
-    return a.new_empty(a.shape), b.new_empty(b.shape), grad_bias
+def _(ab, bias, grad_h, relu):
+    grad_bias = ab.new_empty(0, dtype=torch.float32) if bias is None else bias.new_empty(bias.shape)
+    return ab.new_empty(ab.shape), grad_bias
 
 
 def _setup_context(ctx, inputs, output) -> None:
-    a, b, bias_a, bias_b, relu = inputs
-    ctx.save_for_backward(a, b, bias_a, bias_b)
+    ab, bias, relu = inputs
+    ctx.save_for_backward(ab, bias)
     ctx.relu = relu
 
 
 def _backward(ctx, grad_h):
-    a, b, bias_a, bias_b = ctx.saved_tensors
-    grad_a, grad_b, grad_bias = torch.ops.dnabench.gated_activation_backward(a, b, bias_a, bias_b, grad_h, ctx.relu)
-    if bias_a is None:
-        return grad_a, grad_b, None, None, None
-    return grad_a, grad_b, grad_bias[0], grad_bias[1], None
+    ab, bias = ctx.saved_tensors
+    grad_ab, grad_bias = torch.ops.dnabench.gated_activation_backward(ab, bias, grad_h, ctx.relu)
+    return grad_ab, None if bias is None else grad_bias, None
 
 
 _forward.register_autograd(_backward, setup_context=_setup_context)

@@ -27,11 +27,11 @@ from dnabench.models.positions import (
 class FeedForward(nn.Module):
     """Gated FFN: one Linear holds both halves (GEGLU: gelu(a) * b; ReGLU: relu(a) * b).
 
-    The halves are computed from slices of the weight, not by splitting one big output: the
-    backward then never concatenates two activation-sized gradients (a [tokens, 2 x ffn] copy),
-    only two weight-sized ones, which made the compiled train step faster on an H100. Compiled on
-    a GPU, the gate runs as one Triton kernel pair that also takes the input Linear's bias
-    (``fused_glu``).
+    Compiled on a GPU, the input Linear is one matmul and the gate one Triton kernel pair that
+    reads both halves in place, adds the Linear's bias and writes both halves' gradients into
+    one matrix (``fused_glu``). Otherwise the halves come from slices of the weight, not by
+    splitting one big output: PyTorch's backward would then concatenate two activation-sized
+    gradients (a [tokens, 2 x ffn] copy), which made the compiled train step slower.
     """
 
     def __init__(self, hidden_size: int, ffn_size: int, activation: str, bias: bool = True) -> None:
@@ -47,11 +47,11 @@ class FeedForward(nn.Module):
         out_bias = self.out.bias if add_out_bias else None
         if not self.gated:
             return F.linear(self.act(self.inp(x)), self.out.weight, out_bias)
-        w_a, w_b = self.inp.weight.chunk(2, dim=0)
-        b_a, b_b = self.inp.bias.chunk(2) if self.inp.bias is not None else (None, None)
         if fused_glu.fused_applies(x):
-            hidden = fused_glu.gated_activation(F.linear(x, w_a), F.linear(x, w_b), b_a, b_b, self.relu)
+            hidden = fused_glu.gated_activation(F.linear(x, self.inp.weight), self.inp.bias, self.relu)
         else:
+            w_a, w_b = self.inp.weight.chunk(2, dim=0)
+            b_a, b_b = self.inp.bias.chunk(2) if self.inp.bias is not None else (None, None)
             hidden = self.act(F.linear(x, w_a, b_a)) * F.linear(x, w_b, b_b)
         return F.linear(hidden, self.out.weight, out_bias)
 
