@@ -274,24 +274,38 @@ def _assert_near(got: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype, 
 
 
 @pytest.mark.skipif(DEVICE != "cuda", reason="compiles a model for the GPU")
-def test_compiled_model_with_fused_kernels_matches_plain(monkeypatch):
-    """Compiled, the gated activation is fused and q, k, v are one matmul: outputs and gradients
-    still match."""
+@pytest.mark.parametrize("tokenizer, positions", [("patch", "rotary"), ("patch", "absolute"), ("bpe", "relative")])
+def test_compiled_model_with_fused_kernels_matches_plain(monkeypatch, tokenizer, positions):
+    """Compiled, the gated activation is fused and q, k, v are one matmul with the Triton
+    backward (with and without rotary, with a padding mask): outputs and gradients still match."""
     import torch._dynamo
-    from dnabench.models import fused_glu, fused_qkv, triton_glu
+    from dnabench.models import fused_glu, fused_qkv, triton_glu, triton_qkv
 
-    calls = {"glu": 0}
-    glu_forward = triton_glu.forward
+    calls = {"glu": 0, "qkv": 0}
 
-    def counted(*args, **kwargs):
-        calls["glu"] += 1
-        return glu_forward(*args, **kwargs)
+    def counting(module, name, key):
+        original = getattr(module, name)
 
-    monkeypatch.setattr(triton_glu, "forward", counted)
+        def counted(*args, **kwargs):
+            calls[key] += 1
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counted)
+
+    counting(triton_glu, "forward", "glu")
+    counting(triton_qkv, "backward", "qkv")
     torch.manual_seed(0)
     options = dict(hidden_size=64, num_layers=2, num_heads=4, ffn_size=96, num_outputs=3, dropout=0.0)
-    model = build_model("transformer", tokenizer="patch", positions="rotary", **options).to(DEVICE).eval()
-    ids = model.encode(torch.randint(0, 4, (2, 300), dtype=torch.uint8, device=DEVICE)).ids
+    if tokenizer == "bpe":
+        options["vocab_size"] = 50
+    model = build_model("transformer", tokenizer=tokenizer, positions=positions, **options).to(DEVICE).eval()
+    if tokenizer == "bpe":
+        ids = torch.randint(5, 50, (2, 40), device=DEVICE)
+        mask = torch.ones_like(ids, dtype=torch.bool)
+        mask[1, 25:] = False  # the second row is padded
+    else:
+        ids = model.encode(torch.randint(0, 4, (2, 300), dtype=torch.uint8, device=DEVICE)).ids
+        mask = None
     results = []
     for enabled in (True, False):
         monkeypatch.setattr(fused_norm, "ENABLED", enabled)
@@ -300,11 +314,11 @@ def test_compiled_model_with_fused_kernels_matches_plain(monkeypatch):
         torch._dynamo.reset()
         compiled = torch.compile(model)
         model.zero_grad()
-        out = compiled(ids)
+        out = compiled(ids, mask)
         out.square().sum().backward()
         results.append((out.detach(), {name: p.grad.clone() for name, p in model.named_parameters()}))
     torch._dynamo.reset()
-    assert calls["glu"] == 2  # one per layer, in the first (fused) run only
+    assert calls == {"glu": 2, "qkv": 2}  # one per layer, in the first (fused) run only
     (fused_out, fused_grads), (plain_out, plain_grads) = results
     torch.testing.assert_close(fused_out, plain_out, rtol=1e-4, atol=1e-5)
     for name, grad in plain_grads.items():
