@@ -44,6 +44,9 @@ def qkv_projection(
 
 
 class _QKVProjection(torch.autograd.Function):
+    """An autograd Function, not a custom operator: Dynamo traces its forward into the graph,
+    so Inductor still fuses the rotary step, while the backward calls the Triton kernel."""
+
     @staticmethod
     def forward(ctx, x, weight, bias, heads, cos, sin):
         batch, length, hidden = x.shape
