@@ -13,7 +13,7 @@ from typing import Optional
 
 import torch
 
-from dnabench.models.fused_norm import triton_available
+from dnabench.models.fused_norm import as_rows, compiled_on_cuda
 
 #: Use the Triton kernels where they can run (CUDA tensors, Triton installed).
 ENABLED = True
@@ -23,7 +23,7 @@ def fused_applies(x: torch.Tensor) -> bool:
     """Only inside ``torch.compile``: run eagerly, the two extra custom-operator calls per layer
     cost the host more than the kernels save (H200, eager patch/rotary train step: 10,711 seq/s
     without them, 8,886 with them; compiled: 15,036 without, 15,223 with)."""
-    return ENABLED and x.is_cuda and triton_available() and torch.compiler.is_compiling()
+    return ENABLED and compiled_on_cuda(x)
 
 
 def gated_activation(ab: torch.Tensor, bias: Optional[torch.Tensor], relu: bool) -> torch.Tensor:
@@ -36,10 +36,6 @@ def gated_activation(ab: torch.Tensor, bias: Optional[torch.Tensor], relu: bool)
     return torch.ops.dnabench.gated_activation(ab, bias, relu)
 
 
-def _rows(t: torch.Tensor) -> torch.Tensor:
-    return t.reshape(-1, t.shape[-1]).contiguous()
-
-
 def _half_shape(ab: torch.Tensor) -> list[int]:
     return [*ab.shape[:-1], ab.shape[-1] // 2]
 
@@ -48,7 +44,7 @@ def _half_shape(ab: torch.Tensor) -> list[int]:
 def _forward(ab: torch.Tensor, bias: Optional[torch.Tensor], relu: bool) -> torch.Tensor:
     from dnabench.models import triton_glu
 
-    return triton_glu.forward(_rows(ab), bias, relu).view(_half_shape(ab))
+    return triton_glu.forward(as_rows(ab), bias, relu).view(_half_shape(ab))
 
 
 @_forward.register_fake
@@ -63,7 +59,7 @@ def _backward_op(
     """-> gradients of ``ab`` and of the bias (empty without a bias)."""
     from dnabench.models import triton_glu
 
-    grad_ab, grad_bias = triton_glu.backward(_rows(ab), bias, _rows(grad_h), relu)
+    grad_ab, grad_bias = triton_glu.backward(as_rows(ab), bias, as_rows(grad_h), relu)
     return grad_ab.view(ab.shape), grad_bias
 
 

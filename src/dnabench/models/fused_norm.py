@@ -32,6 +32,12 @@ def triton_available() -> bool:
     return _TRITON
 
 
+def compiled_on_cuda(x: torch.Tensor) -> bool:
+    """Traced by ``torch.compile`` for a CUDA tensor with Triton installed: where the kernels
+    that only pay off inside a compiled graph (``fused_glu``, ``fused_qkv``) apply."""
+    return x.is_cuda and triton_available() and torch.compiler.is_compiling()
+
+
 def fused_applies(branch: torch.Tensor, norm: nn.LayerNorm) -> bool:
     return (
         ENABLED
@@ -109,7 +115,8 @@ def _give_up(err: Exception) -> None:
     )
 
 
-def _rows(t: torch.Tensor) -> torch.Tensor:
+def as_rows(t: torch.Tensor) -> torch.Tensor:
+    """``[..., N]`` -> contiguous ``[rows, N]``, the layout the Triton kernels take."""
     return t.reshape(-1, t.shape[-1]).contiguous()
 
 
@@ -134,9 +141,9 @@ def _fused_forward(
         seed = torch.randint(0, 2**31 - 1, (1,), dtype=torch.int64, device=branch.device)
     else:
         seed = torch.zeros(1, dtype=torch.int64, device=branch.device)
-    rows = None if residual is None else _rows(residual)
+    rows = None if residual is None else as_rows(residual)
     new, out, mean, rstd = triton_norm.forward(
-        rows, _rows(branch), branch_bias, weight, bias, seed, p, eps, dtype, out_dtype
+        rows, as_rows(branch), branch_bias, weight, bias, seed, p, eps, dtype, out_dtype
     )
     return new.view(branch.shape), out.view(branch.shape), mean, rstd, seed
 
@@ -159,7 +166,7 @@ def _fused_backward(
     """-> gradients of residual (empty without one), branch, and LayerNorm weight and bias (and
     branch bias) as [2 or 3, N]."""
     grad_res, grad_branch, grad_norm = _kernels().backward(
-        _rows(grad_new), _rows(grad_out), _rows(new), weight, mean, rstd, seed, p, branch_dtype, has_residual,
+        as_rows(grad_new), as_rows(grad_out), as_rows(new), weight, mean, rstd, seed, p, branch_dtype, has_residual,
         has_branch_bias,
     )
     if has_residual:

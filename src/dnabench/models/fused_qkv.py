@@ -17,7 +17,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from dnabench.models.fused_norm import triton_available
+from dnabench.models.fused_norm import compiled_on_cuda
 from dnabench.models.positions import apply_rotary
 
 #: Compiled on a GPU, compute q, k and v with one matmul and the Triton backward.
@@ -27,7 +27,7 @@ ENABLED = True
 def fused_applies(x: torch.Tensor, head_dim: int) -> bool:
     """Only inside ``torch.compile`` (Inductor fuses the forward) and for even head sizes
     (the kernel walks pairs of columns ``(i, i + D/2)``)."""
-    return ENABLED and head_dim % 2 == 0 and x.is_cuda and triton_available() and torch.compiler.is_compiling()
+    return ENABLED and head_dim % 2 == 0 and compiled_on_cuda(x)
 
 
 def qkv_projection(

@@ -17,6 +17,8 @@ import torch
 import triton
 import triton.language as tl
 
+from dnabench.models.triton_norm import row_programs
+
 #: Rows x columns of a tile, warps per program, and backward programs per SM.
 BLOCK_M = 16
 BLOCK_F = 128
@@ -114,10 +116,9 @@ def backward(
     grad_ab = torch.empty_like(ab)
     has_bias = bias is not None
     col_blocks = triton.cdiv(f, BLOCK_F)
-    sms = torch.cuda.get_device_properties(ab.device).multi_processor_count if ab.device.type == "cuda" else 1
-    row_programs = max(1, min(triton.cdiv(m, BLOCK_M), sms * BACKWARD_PROGRAMS_PER_SM // col_blocks))
-    parts = torch.empty((row_programs, 2 * f) if has_bias else (0,), dtype=torch.float32, device=ab.device)
-    _backward_kernel[(col_blocks, row_programs)](
+    programs = row_programs(ab.device, m, BLOCK_M, BACKWARD_PROGRAMS_PER_SM, col_blocks)
+    parts = torch.empty((programs, 2 * f) if has_bias else (0,), dtype=torch.float32, device=ab.device)
+    _backward_kernel[(col_blocks, programs)](
         ab, bias if has_bias else ab, grad_h, grad_ab, parts, m, f,
         HAS_BIAS=has_bias, RELU=relu, BLOCK_M=BLOCK_M, BLOCK_F=BLOCK_F, num_warps=WARPS,
     )

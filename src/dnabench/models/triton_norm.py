@@ -200,12 +200,15 @@ def forward(
     return new, out, mean, rstd
 
 
-def _programs(device: torch.device, rows: int, block_m: int, per_sm: int) -> int:
+def row_programs(device: torch.device, rows: int, block_m: int, per_sm: int, col_blocks: int = 1) -> int:
+    """Programs along the rows of a persistent kernel: ``per_sm`` programs per SM shared among
+    ``col_blocks`` column blocks, no more than there are row blocks (``per_sm`` <= 0: one per
+    row block)."""
     blocks = triton.cdiv(rows, block_m)
     if per_sm <= 0:
         return blocks
     sms = torch.cuda.get_device_properties(device).multi_processor_count if device.type == "cuda" else 1
-    return max(1, min(sms * per_sm, blocks))
+    return max(1, min(sms * per_sm // col_blocks, blocks))
 
 
 def backward(
@@ -219,7 +222,7 @@ def backward(
     grad_res = torch.empty_like(new) if has_residual else new.new_empty(0)
     grad_branch = torch.empty((m, n), dtype=branch_dtype, device=new.device)
     block_m, warps, per_sm = _backward_shape(n)
-    programs = _programs(new.device, m, block_m, per_sm)
+    programs = row_programs(new.device, m, block_m, per_sm)
     parts = torch.empty((3 if has_branch_bias else 2, programs, n), dtype=torch.float32, device=new.device)
     _backward_kernel[(programs,)](
         grad_new, grad_out, new, weight, mean, rstd, seed, grad_res, grad_branch, parts,

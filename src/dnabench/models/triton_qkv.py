@@ -16,6 +16,8 @@ import torch
 import triton
 import triton.language as tl
 
+from dnabench.models.triton_norm import row_programs
+
 #: Rows x pair columns of a tile, warps per program, and programs per SM.
 BLOCK_M = 16
 BLOCK_C = 64
@@ -98,10 +100,9 @@ def backward(
     dqkv = dq.new_empty((m, 3 * hidden))
     rotary = cos is not None
     col_blocks = triton.cdiv(hidden // 2, BLOCK_C)
-    sms = torch.cuda.get_device_properties(dq.device).multi_processor_count if dq.device.type == "cuda" else 1
-    row_programs = max(1, min(triton.cdiv(m, BLOCK_M), sms * PROGRAMS_PER_SM // col_blocks))
-    parts = torch.empty((row_programs, 3 * hidden) if has_bias else (0,), dtype=torch.float32, device=dq.device)
-    _backward_kernel[(col_blocks, row_programs)](
+    programs = row_programs(dq.device, m, BLOCK_M, PROGRAMS_PER_SM, col_blocks)
+    parts = torch.empty((programs, 3 * hidden) if has_bias else (0,), dtype=torch.float32, device=dq.device)
+    _backward_kernel[(col_blocks, programs)](
         dq, dk, dv, cos if rotary else dq, sin if rotary else dq, dqkv, parts, m, length,
         HIDDEN=hidden, HALF=head_dim // 2, ROTARY=rotary, HAS_BIAS=has_bias,
         BLOCK_M=BLOCK_M, BLOCK_C=BLOCK_C, num_warps=WARPS,
