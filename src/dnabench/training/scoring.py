@@ -8,9 +8,9 @@ samples and per target, and MSE.
 
 from __future__ import annotations
 
-import numpy as np
-
 from typing import Any
+
+import numpy as np
 
 from dnabench.evaluation import StreamingBinaryMetrics, auroc_auprc, choose_threshold, f1, mcc, regression_metrics
 from dnabench.training.data import TaskInfo
