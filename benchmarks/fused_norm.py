@@ -1,6 +1,6 @@
 """One residual + dropout + LayerNorm boundary, forward and backward: fused kernels against PyTorch.
 
-Times ``dnabench.models.fused_norm.add_dropout_norm`` on the default model's activations
+Times ``dnabench.models.kernels.fused_norm.add_dropout_norm`` on the default model's activations
 (batch 256 x 251 tokens x 512, bf16, dropout 0.1) three ways in one run: the fused Triton
 kernels, the plain PyTorch expression under torch.compile, and the plain expression eager.
 Bandwidth counts the tensors a fused pass must move (forward: read residual and branch, write
@@ -26,7 +26,7 @@ from typing import Callable, Optional
 
 import torch
 
-from dnabench.models import fused_norm
+from dnabench.models.kernels import fused_norm
 
 
 def time_ms(fn: Callable[[], None], warmup: int, iters: int) -> float:
@@ -44,7 +44,7 @@ def time_ms(fn: Callable[[], None], warmup: int, iters: int) -> float:
 
 def kernel_calls(residual, branch, norm, grad_new, grad_out, p: float) -> tuple[Callable[[], object], ...]:
     """The forward and the backward kernel as calls with fixed inputs (no autograd, no dispatch)."""
-    from dnabench.models import triton_norm
+    from dnabench.models.kernels import triton_norm
 
     seed = torch.full((1,), 12345, dtype=torch.int64, device=residual.device)
     weight, bias = norm.weight.detach(), norm.bias.detach()
@@ -62,7 +62,7 @@ def kernel_calls(residual, branch, norm, grad_new, grad_out, p: float) -> tuple[
 
 def sweep(residual, branch, norm, grad_new, grad_out, p: float, warmup: int, iters: int) -> None:
     """Time the kernels alone over launch shapes; leave the fastest in ``triton_norm.TUNING``."""
-    from dnabench.models import triton_norm
+    from dnabench.models.kernels import triton_norm
 
     n = residual.shape[1]
     forward, backward = kernel_calls(residual, branch, norm, grad_new, grad_out, p)
@@ -128,7 +128,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     if args.sweep:
         sweep(residual.detach(), branch.detach(), norm, grad_new, grad_out, args.dropout, args.warmup, args.iters)
-    from dnabench.models import triton_norm
+    from dnabench.models.kernels import triton_norm
 
     print(f"  launch shapes: forward {triton_norm._forward_shape(args.hidden)}, "
           f"backward {triton_norm._backward_shape(args.hidden)}")

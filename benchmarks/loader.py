@@ -10,7 +10,7 @@ Track7878 looks like), and the same labels as a dense float32 matrix (np.memmap)
 baseline. Both paths augment with a reverse-complement flip and a shift of up to --max-shift.
 
   dnabench one batch         BatchDataset[item]: gather, shifts, flips, tensors; no DataLoader
-  dnabench batch_loader      training.loader.batch_loader, batches of 256 as torch tensors:
+  dnabench batch_loader      data.loader.batch_loader, batches of 256 as torch tensors:
                              codes uint8 [B, 1000], 0/1 labels as CSR pieces (what training
                              uses; densified on the GPU), as dense uint8 or as dense float32
   baseline                   a per-sample torch Dataset: pyfaidx window from the FASTA, one-hot
@@ -152,7 +152,7 @@ def loader_for(kind: str, folder: Path, workers: int, args: argparse.Namespace):
     from dnabench.data.dataset import StoreSource
     from dnabench.data.store import open_store
     from dnabench.io.genome import open_genome
-    from dnabench.training.loader import batch_loader
+    from dnabench.data.loader import batch_loader
 
     if kind == "baseline":
         ds = FaidxDataset(folder, args.length, args.max_shift)
@@ -210,7 +210,7 @@ def peak_rss_mb(pid: int | str) -> float:
 
 def measure_item(folder: Path, args: argparse.Namespace) -> float:
     """The batch alone: BatchDataset[item] (gather, shifts, flips, tensors), no DataLoader."""
-    from dnabench.training.loader import BatchDataset, EpochBatchSampler
+    from dnabench.data.loader import BatchDataset, EpochBatchSampler
 
     loader = loader_for("item", folder, 0, args)
     ds: BatchDataset = loader.dataset

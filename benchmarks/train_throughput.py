@@ -48,8 +48,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dnabench.models import DNAModel, HeadConfig, build_model, frontends, fused_glu, fused_norm, fused_qkv
+from dnabench.models import DNAModel, HeadConfig, build_model, frontends
 from dnabench.models.heads import Head
+from dnabench.models.kernels import fused_glu, fused_norm, fused_qkv
 
 SECTIONS = ("default", "ablation", "attention", "bert", "combos")
 SDPA_BACKENDS = ("cudnn", "flash", "efficient")

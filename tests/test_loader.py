@@ -13,8 +13,10 @@ from dnabench.alphabet import reverse_complement
 from dnabench.data.dataset import StoreDataset, StoreSource, binary_rows, make_loader
 from dnabench.data.store import CSRLabels, write_store
 from dnabench.training.config import TrainConfig
-from dnabench.training.data import TableSource, TaskInfo, TrainingData
-from dnabench.training.loader import BatchDataset, EpochBatchSampler, batch_loader, dense_labels, split_loaders
+from dnabench.data.loader import BatchDataset, BatchSource, EpochBatchSampler, batch_loader, dense_labels
+from dnabench.data.tables import TableSource
+from dnabench.data.task import LabelKind, LabelSet, table_spec
+from dnabench.training.data import TrainingData, split_loaders
 
 LENGTH = 50
 
@@ -96,9 +98,9 @@ def test_same_batches_in_workers_and_after_a_new_epoch(store, genome):
 
 def test_eval_loaders_never_augment(store, genome):
     store, _ = store
-    task = TaskInfo("multilabel", "bce", False, ["auroc"], "auroc", store.label_names)
+    spec, labels = table_spec(LabelKind.MULTILABEL, store.n_labels, LENGTH), LabelSet(tuple(store.label_names))
     splits = {s: store.split_indices(s) for s in ("train", "val", "test")}
-    data = TrainingData(StoreSource(store, genome), splits, task, LENGTH, "toy", "")
+    data = TrainingData(StoreSource(store, genome), splits, spec, labels, LENGTH, "toy", "")
     config = TrainConfig(data="x", batch_size=4, reverse_complement_augment=True, max_shift=10)
     loaders = split_loaders(data, config)
     assert loaders["train"].dataset.reverse_complement and loaders["train"].dataset.max_shift == 10
@@ -114,7 +116,7 @@ def test_eval_loaders_never_augment(store, genome):
 
 
 def test_table_source_shifts_within_the_sequence():
-    from dnabench.io.sequence_table import SequenceTable
+    from dnabench.data.tables import SequenceTable
 
     codes = np.tile(np.arange(4, dtype=np.uint8), (3, 3))[:, :10]  # rows 0123012301
     table = SequenceTable(codes, np.zeros((3, 1), np.float32), ["y"], np.array(["train"] * 3), np.full(3, 10), "t")
@@ -153,7 +155,7 @@ def test_module_turns_byte_and_sparse_labels_into_float():
 
     from dnabench.training.module import DNATaskModule
 
-    module = SimpleNamespace(task=SimpleNamespace(label_names=["a", "b", "c"]))
+    module = SimpleNamespace(labels=LabelSet(("a", "b", "c")))
     as_bytes = {"codes": torch.zeros(2, 4, dtype=torch.uint8), "labels": torch.tensor([[0, 1, 0], [1, 1, 0]], dtype=torch.uint8)}
     sparse = {"codes": as_bytes["codes"], "label_counts": torch.tensor([1, 2]), "label_columns": torch.tensor([1, 0, 1], dtype=torch.int32)}
     for batch in (as_bytes, sparse):
@@ -189,25 +191,42 @@ def test_sparse_label_store_trains_with_augmentation(tmp_path, store, genome):
     assert CliRunner().invoke(app, ["evaluate", str(run), "--split", "val"]).exit_code == 0
 
 
-class _NoFlipSource:
-    """A source whose gather cannot reverse-complement: the loader flips its rows afterwards."""
+class _FlipAfterSource(BatchSource):
+    """A source whose gather cannot read the other strand: it flips the gathered rows afterwards."""
 
     def __init__(self, inner):
         self.inner = inner
 
-    def get_batch(self, indices, shifts=None):
-        return self.inner.get_batch(indices, shifts)
+    def codes(self, indices, shifts=None, flips=None):
+        codes = np.array(self.inner.codes(indices, shifts), copy=True)
+        if flips is not None:
+            codes[flips] = reverse_complement(codes[flips])
+        return codes
+
+    def labels(self, indices):
+        return self.inner.labels(indices)
 
 
-def test_sources_without_a_flipping_gather_get_the_same_batches():
-    from dnabench.io.sequence_table import SequenceTable
+def test_sources_that_flip_after_the_gather_get_the_same_batches():
+    from dnabench.data.tables import SequenceTable
 
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 5, (40, 30), dtype=np.uint8)
     labels = rng.random((40, 2), dtype=np.float32)
     table = SequenceTable(codes, labels, ["a", "b"], np.array(["train"] * 40), np.full(40, 30), "memory")
     batches = []
-    for source in (TableSource(table), _NoFlipSource(TableSource(table))):
+    for source in (TableSource(table), _FlipAfterSource(TableSource(table))):
         loader = batch_loader(source, np.arange(40), 8, shuffle=True, seed=5, reverse_complement=True, max_shift=3)
         batches.append([b["codes"] for b in loader])
     assert all(torch.equal(a, b) for a, b in zip(*batches)) and len(batches[0]) == 5
+
+
+def test_a_source_states_its_gather_and_labels():
+    class NoCodes(BatchSource):
+        def labels(self, indices):
+            return np.zeros((len(indices), 1), np.float32)
+
+    with pytest.raises(TypeError, match="codes"):
+        NoCodes()
+    with pytest.raises(ValueError, match="keeps no sparse labels"):
+        _FlipAfterSource(None).label_pieces(np.arange(2))

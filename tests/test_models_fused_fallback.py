@@ -8,7 +8,7 @@ import warnings
 import pytest
 import torch
 
-from dnabench.models import fused_norm
+from dnabench.models.kernels import fused_norm
 
 
 def test_first_kernel_failure_warns_once_and_falls_back(monkeypatch):

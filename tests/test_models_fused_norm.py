@@ -14,7 +14,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dnabench.models import build_model, fused_norm
+from dnabench.models import build_model
+from dnabench.models.kernels import fused_norm
 
 if torch.cuda.is_available():
     DEVICE = "cuda"
@@ -35,7 +36,7 @@ FUSED = torch.ops.dnabench.add_dropout_norm
 def _kernels_on_interpreter(monkeypatch):
     """Under the interpreter, send CPU tensors to the kernels too."""
     if DEVICE == "cpu":
-        from dnabench.models import fused_glu
+        from dnabench.models.kernels import fused_glu
 
         monkeypatch.setattr(fused_norm, "fused_applies", lambda branch, norm: fused_norm.ENABLED)
         monkeypatch.setattr(fused_glu, "fused_applies", lambda x: fused_glu.ENABLED)
@@ -117,7 +118,7 @@ def test_dropout_rate_and_fresh_masks():
 
 def test_wide_offsets_draw_a_consistent_mask(monkeypatch):
     """Past 2**31 elements the Philox counters are 64-bit; forced on for a small tensor here."""
-    from dnabench.models import triton_norm
+    from dnabench.models.kernels import triton_norm
 
     monkeypatch.setattr(triton_norm, "WIDE_OFFSETS_FROM", 0)
     norm = _norm(64)
@@ -160,7 +161,7 @@ def test_model_with_fused_boundaries_matches_plain(activation, monkeypatch):
         return out.detach(), {name: p.grad.clone() for name, p in model.named_parameters()}, states_dtype
 
     fused_out, fused_grads, fused_dtype = run()
-    from dnabench.models import fused_glu
+    from dnabench.models.kernels import fused_glu
 
     monkeypatch.setattr(fused_norm, "ENABLED", False)
     monkeypatch.setattr(fused_glu, "ENABLED", False)
@@ -194,7 +195,7 @@ def test_fused_boundary_never_waits_for_the_gpu():
 def test_fused_gated_activation_matches_reference(relu, with_bias, dtype):
     """GEGLU / ReGLU over both halves of one matrix, with the input Linear's bias: output and
     every gradient (one matrix for both halves), bias sums included."""
-    from dnabench.models import fused_glu
+    from dnabench.models.kernels import fused_glu
 
     gen = torch.Generator(device="cpu").manual_seed(2)
     shape = (5, 41, 400)  # halves of 200 columns: two column blocks, the second partial
@@ -221,7 +222,7 @@ def test_fused_gated_activation_matches_reference(relu, with_bias, dtype):
 
 
 def test_fused_gated_activation_rejects_odd_widths_and_bias_shapes():
-    from dnabench.models import fused_glu
+    from dnabench.models.kernels import fused_glu
 
     with pytest.raises(ValueError, match="must be even"):
         fused_glu.gated_activation(torch.zeros(2, 5, device=DEVICE), None, relu=False)
@@ -235,7 +236,7 @@ def test_fused_gated_activation_rejects_odd_widths_and_bias_shapes():
 def test_fused_qkv_projection_matches_three_linears(rotary, with_bias, dtype):
     """One matmul for q, k, v with the one-pass backward: outputs, input, weight and bias
     gradients equal those of three Linears over slices of the weight."""
-    from dnabench.models import fused_qkv
+    from dnabench.models.kernels import fused_qkv
     from dnabench.models.positions import apply_rotary, rotary_cos_sin
 
     gen = torch.Generator(device="cpu").manual_seed(3)
@@ -279,7 +280,7 @@ def test_compiled_model_with_fused_kernels_matches_plain(monkeypatch, tokenizer,
     """Compiled, the gated activation is fused and q, k, v are one matmul with the Triton
     backward (with and without rotary, with a padding mask): outputs and gradients still match."""
     import torch._dynamo
-    from dnabench.models import fused_glu, fused_qkv, triton_glu, triton_qkv
+    from dnabench.models.kernels import fused_glu, fused_qkv, triton_glu, triton_qkv
 
     calls = {"glu": 0, "qkv": 0}
 

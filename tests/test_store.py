@@ -278,3 +278,26 @@ def test_store_dataset_batches(tmp_path, genome):
     clone = pickle.loads(pickle.dumps(ds))
     assert len(pickle.dumps(ds)) < 2_000  # paths, not the genome
     np.testing.assert_array_equal(clone.get_batch(idx)[0], bc)
+
+
+def test_window_card_sample_field(tmp_path, genome):
+    store = write_store(tmp_path / "s", card(1), make_regions(), np.zeros((40, 1), np.float32))
+    assert store.card["sample"] == {"kind": "window", "length": 100}
+    assert store.sample_kind == "window" and store.sample_shape == (100,)
+    # a card written before the sample field existed opens as a window store
+    card_path = tmp_path / "s" / "dataset.json"
+    old = json.loads(card_path.read_text())
+    del old["sample"]
+    card_path.write_text(json.dumps(old))
+    again = open_store(tmp_path / "s", verify=True)
+    assert again.sample == {"kind": "window", "length": 100} and again.sample_shape == (100,)
+    np.testing.assert_array_equal(again.sequences([3, 1], genome), store.sequences([3, 1], genome))
+
+
+def test_stored_codes_are_window_only(tmp_path):
+    pair = {**card(1, length=None), "sample": {"kind": "pair", "length": 20}}
+    with pytest.raises(StoreError, match="pair store reads the genome"):
+        with StoreWriter(tmp_path / "s") as w:
+            w.codes(4, 20)
+            w.finish(pair, make_regions(n=4, length=20), np.zeros((4, 1), np.float32))
+    assert leftovers(tmp_path) == []

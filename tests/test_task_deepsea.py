@@ -14,8 +14,8 @@ h5py = pytest.importorskip("h5py")
 from dnabench.data.store import open_store  # noqa: E402
 from dnabench.io.files import InputError  # noqa: E402
 from dnabench.io.matlab import MatFile, SequenceMat, mat_version  # noqa: E402
-from dnabench.tasks import get_task  # noqa: E402
-from dnabench.tasks.deepsea import build_deepsea, deepsea_features, deepsea_label_names  # noqa: E402
+from dnabench.tasks import get_prepare, get_task  # noqa: E402
+from dnabench.tasks.deepsea import build_deepsea, deepsea_features, deepsea_label_names, prepare_deepsea  # noqa: E402
 
 L, K = 1000, 919
 CHANNEL = np.array([0, 2, 1, 3])  # dnabench code A0 C1 G2 T3 -> DeepSEA channel (A, G, C, T)
@@ -111,12 +111,12 @@ def test_card(built):
 
 
 def test_trains_through_loader(built):
-    from dnabench.training.store_data import load_store_data
+    from dnabench.training.data import load_store_data
 
     tmp, data, _ = built
     d = load_store_data(tmp / "store")
     assert {s: v.size for s, v in d.splits.items()} == SIZES and d.input_length == L
-    assert d.task.kind == "multilabel" and len(d.task.label_groups) == K and d.task.loss == "focal"
+    assert d.spec.label_kind == "multilabel" and len(d.labels.groups) == K and d.spec.loss == "focal"
     rows = np.array([30, 2, 24])  # test, train, val
     codes, labels = d.source.get_batch(rows)
     assert codes.dtype == np.uint8 and codes.shape == (3, L) and labels.shape == (3, K)
@@ -231,7 +231,7 @@ def test_features_and_registry():
     assert names.count("K562|CTCF|None") == 1 and "K562|CTCF|None#2" in names
     spec = get_task("deepsea")
     assert (spec.n_labels, spec.input_length, spec.label_groups) == (K, L, ("dnase", "tf", "histone"))
-    assert spec.build_function() is build_deepsea
+    assert get_prepare("deepsea").run is prepare_deepsea and get_prepare("deepsea").spec is spec
 
 
 def test_cli(tmp_path):

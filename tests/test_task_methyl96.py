@@ -112,7 +112,7 @@ def test_windows_card_and_labels(paths, genome, tmp_path):
     assert card["split_rule"]["val"] == ["chr12", "chr13"] and card["split_rule"]["test"] == ["chr10", "chr11", "chrX", "chrY"]
     assert card["leakage"]["overlapping_intervals"]["rows"] == 0
     assert "identical_sequences" in card["leakage"]
-    assert get_task("methyl96").loss == "masked_bce"
+    assert get_task("methyl96").loss_name == "masked_bce"
 
 
 def write_bedmethyl(path, rows):

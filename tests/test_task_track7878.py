@@ -170,14 +170,14 @@ def test_chromosome_holdout(tmp_path, metadata, hg19):
 
 
 def test_store_feeds_the_training_loader(store):
-    from dnabench.training.store_data import load_store_data
+    from dnabench.training.data import load_store_data
 
     data = load_store_data(store.path)
     rows = data.split("train")[:8]
     codes, labels = data.source.get_batch(rows)
     assert codes.shape == (8, 1000) and codes.dtype == np.uint8
     assert labels.shape == (8, 2) and (labels.sum(1) >= 1).all()
-    assert data.task.label_groups == ["histone", "tf"]
+    assert data.labels.groups == ("histone", "tf")
 
 
 # ----- bad metadata ---------------------------------------------------------------------------------

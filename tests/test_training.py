@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from dnabench.cli import app
 from dnabench.training.config import TrainConfig
 from dnabench.training.errors import NonFiniteLossError
-from dnabench.training.loader import EpochBatchSampler
+from dnabench.data.loader import EpochBatchSampler
 from dnabench.training.run import train
 
 runner = CliRunner()
@@ -179,7 +179,7 @@ def test_nan_loss_stops_with_message_and_keeps_good_checkpoint(tmp_path):
 
 
 def _split_of(n: int) -> np.ndarray:
-    from dnabench.io.sequence_table import random_split
+    from dnabench.data.splits import random_split
 
     return random_split(n, (0.8, 0.1, 0.1), 0)
 
@@ -199,3 +199,22 @@ def test_config_file_and_unknown_keys(tmp_path):
     assert saved["batch_size"] == 8 and saved["model"] == "cnn_fc"
     result = runner.invoke(app, ["train", "--config", str(cfg), "--out", str(tmp_path / "r")])
     assert result.exit_code == 2 and "not empty" in result.output
+
+
+def test_a_pair_store_is_refused_by_window_models(tmp_path, genome):
+    """Models read one window [B, L]: a pair store is refused up front, naming its kind."""
+    from dnabench.data.samples import pair_sample
+    from dnabench.data.store import write_store
+    from dnabench.training.config import TrainConfig
+    from dnabench.training.run import train
+
+    pos = np.array([1_000, 2_000, 3_000, 4_000])
+    ref = [str("ACGTN"[c]) for c in genome.fetch_batch(["chr1"] * 4, pos - 1, length=1)[:, 0]]
+    alt = [{"A": "C", "C": "G", "G": "T", "T": "A"}[r] for r in ref]
+    regions = pd.DataFrame({"chrom": "chr1", "pos": pos, "ref": ref, "alt": alt, "split": ["train", "train", "val", "test"]})
+    card = {"task": "toy", "labels": {"names": ["y"], "kind": "binary"}, "sample": pair_sample(40), "input_length": 40}
+    write_store(tmp_path / "pairs", card, regions, np.array([[0.0], [1.0], [0.0], [1.0]], np.float32))
+    config = TrainConfig(data=str(tmp_path / "pairs"), genome=str(genome.path), model="cnn_fc", out=str(tmp_path / "run"),
+                         model_options={"channels": [4], "kernel_size": 3, "pool_size": 2}, progress=False)
+    with pytest.raises(ValueError, match="a pair store holds \\[B, 2, L\\] samples"):
+        train(config)

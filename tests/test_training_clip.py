@@ -3,15 +3,15 @@
 import torch
 
 from dnabench.models import build_model
-from dnabench.training.data import TaskInfo
+from dnabench.data.task import LabelKind, LabelSet, table_spec
 from dnabench.training.module import DNATaskModule
 
-TASK = TaskInfo(kind="binary", loss="bce", masked=False, metrics=["auroc"], monitor="auroc", label_names=["y"])
+SPEC, LABELS = table_spec(LabelKind.BINARY, 1, 64), LabelSet(("y",))
 
 
 def _module(grad_clip):
     model = build_model("cnn_fc", seq_len=64, num_outputs=1, channels=(8, 8), fc_size=8)
-    return DNATaskModule(model, TASK, grad_clip=grad_clip)
+    return DNATaskModule(model, SPEC, LABELS, grad_clip=grad_clip)
 
 
 def _grad_norm(module) -> float:

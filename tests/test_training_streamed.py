@@ -9,24 +9,23 @@ import pandas as pd
 import pytest
 
 from dnabench.data.store import CSRLabels, write_store
-from dnabench.training.data import TaskInfo
-from dnabench.training.loader import EpochBatchSampler
-from dnabench.training.scoring import STREAMING_MIN_LABELS, SplitScorer, is_streamed
+from dnabench.data.task import LabelKind, LabelSet, table_spec
+from dnabench.data.loader import EpochBatchSampler
+from dnabench.evaluation.scoring import STREAMING_MIN_LABELS, SplitScorer, is_streamed
 
 
-def task(n_labels: int) -> TaskInfo:
+def task(n_labels: int):
     groups = ["dnase" if j % 3 == 0 else "tf" for j in range(n_labels)]
-    return TaskInfo(kind="multilabel", loss="bce", masked=False, metrics=["auroc", "auprc"], monitor="auroc",
-                    label_names=[f"l{j}" for j in range(n_labels)], label_groups=groups)
+    return table_spec(LabelKind.MULTILABEL, n_labels, 64), LabelSet(tuple(f"l{j}" for j in range(n_labels)), tuple(groups))
 
 
 def test_streamed_scores_match_exact_ones():
     rng = np.random.default_rng(0)
     t = task(STREAMING_MIN_LABELS)
-    assert is_streamed(t) and not is_streamed(task(STREAMING_MIN_LABELS - 1))
-    y = (rng.random((3000, t_n := len(t.label_names))) < 0.1).astype(np.float32)
+    assert is_streamed(*t) and not is_streamed(*task(STREAMING_MIN_LABELS - 1))
+    y = (rng.random((3000, t_n := len(t[1]))) < 0.1).astype(np.float32)
     p = np.clip(0.3 * y + rng.random((3000, t_n)) * 0.7, 0, 1).astype(np.float32)
-    streamed, exact = SplitScorer(t), SplitScorer(t, streamed=False)
+    streamed, exact = SplitScorer(*t), SplitScorer(*t, streamed=False)
     for b in range(0, 3000, 256):
         streamed.update(y[b : b + 256], p[b : b + 256])
         exact.update(y[b : b + 256], p[b : b + 256])
@@ -37,7 +36,7 @@ def test_streamed_scores_match_exact_ones():
 
 
 def test_ddp_padding_is_marked(monkeypatch):
-    import dnabench.training.loader as loader
+    import dnabench.data.loader as loader
 
     indices = np.arange(10)
     seen = []

@@ -3,7 +3,7 @@
 Indexing one sample at a time costs a Python call per sample; at 15,000 samples/s that is the
 bottleneck. So `get_batch(indices)` gathers a whole batch with one `Genome.fetch_batch` call
 (or one read of the stored codes) and one label gather, and `make_loader` hands the DataLoader
-whole batches through the training loader (`dnabench.training.loader`): one sampler, one batch
+whole batches through the batch loader (`dnabench.data.loader`): one sampler, one batch
 format, one augmentation path for library users and for `dnabench train`.
 
 Codes are uint8 [B, L] (bytes, not one-hot floats, go to the GPU). Labels are float32
@@ -28,7 +28,9 @@ try:  # torch is a dependency of dnabench, but keep the store usable without it
 except ImportError:  # pragma: no cover
     _TorchDataset = object  # type: ignore[misc,assignment]
 
-from dnabench.data.store import SPLIT_ALIASES, SPLITS, CSRLabels, Store, open_store, row_indices, scatter_rows
+from dnabench.data.loader import BatchSource, batch_loader
+from dnabench.data.splits import normalise_split
+from dnabench.data.store import CSRLabels, Store, open_store, row_indices, scatter_rows
 
 __all__ = ["StoreSource", "StoreDataset", "make_loader", "binary_rows"]
 
@@ -38,7 +40,7 @@ def binary_rows(counts: np.ndarray, columns: np.ndarray, n_labels: int) -> np.nd
     return scatter_rows(counts, columns, n_labels)
 
 
-class StoreSource:
+class StoreSource(BatchSource):
     """Gathers a batch of store rows: one genome fetch (or stored-codes read), one label gather.
 
     Pickles as paths. `label_dtype` "auto" gives uint8 for 0/1 CSR labels, float32 otherwise.
@@ -54,19 +56,16 @@ class StoreSource:
         self.rows = rows
         labels = store.labels
         #: 0/1 labels kept as CSR: a batch can carry them as (counts, columns), densified on the GPU
-        self.sparse_labels = isinstance(labels, CSRLabels) and labels.data is None
+        self.sparse_labels = isinstance(labels, CSRLabels) and labels.data is None  # type: ignore[misc]
 
     def store_rows(self, indices: Any) -> np.ndarray:
         """Store rows (int64) of batch indices; negative indices count from the end."""
         idx = row_indices(indices, self.store.n_rows if self.rows is None else self.rows.size)
         return idx if self.rows is None else self.rows[idx]
 
-    #: `sequences` / `get_batch` take `flips` (reverse-complement rows in the gather itself)
-    gathers_flips = True
-
-    def sequences(self, indices: Any, shifts: Any = None, flips: Any = None) -> np.ndarray:
-        """uint8 codes [B, L]; `shifts` moves each window along the genome (N beyond the sequence),
-        `flips` reads rows from the other strand."""
+    def codes(self, indices: Any, shifts: Any = None, flips: Any = None) -> np.ndarray:
+        """uint8 codes [B, *sample_shape]; `shifts` moves each window along the genome (N beyond
+        the sequence), `flips` reads rows from the other strand, both inside the one gather."""
         return self.store.sequences(self.store_rows(indices), self.genome, check_genome=False, shifts=shifts, flips=flips)
 
     def label_pieces(self, indices: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -80,10 +79,6 @@ class StoreSource:
         if self.sparse_labels and self.label_dtype == "auto":
             return binary_rows(*self.label_pieces(indices), self.store.n_labels)
         return self.store.labels.dense(self.store_rows(indices))
-
-    def get_batch(self, indices: Any, shifts: Any = None, flips: Any = None) -> tuple[np.ndarray, np.ndarray]:
-        """(codes uint8 [B, L], dense labels [B, n_labels])."""
-        return self.sequences(indices, shifts, flips), self.labels(indices)
 
     def __getstate__(self) -> dict:
         return {
@@ -113,9 +108,7 @@ class StoreDataset(StoreSource, _TorchDataset):
     ) -> None:
         if not isinstance(store, Store):
             store = open_store(store)
-        split = SPLIT_ALIASES.get(split, split)
-        if split not in SPLITS:
-            raise KeyError(f"unknown split {split!r}; splits are {', '.join(SPLITS)}")
+        split = normalise_split(split)
         if genome is not None and not hasattr(genome, "fetch_batch"):
             from dnabench.io.genome import open_genome
 
@@ -165,12 +158,10 @@ def make_loader(
 ) -> Any:
     """A DataLoader of whole batches: dicts of codes uint8 [B, L], labels [B, n_labels], index int64 [B].
 
-    The training loader (`dnabench.training.loader.batch_loader`): shuffled by (seed, epoch) (call
+    The training loader (`dnabench.data.loader.batch_loader`): shuffled by (seed, epoch) (call
     `loader.sampler.set_epoch(e)`), sharded over DDP ranks, augmentation drawn per batch.
-    `sparse_labels` sends 0/1 CSR labels as pieces; `training.loader.dense_labels` densifies them.
+    `sparse_labels` sends 0/1 CSR labels as pieces; `data.loader.dense_labels` densifies them.
     """
-    from dnabench.training.loader import batch_loader
-
     return batch_loader(
         dataset, np.arange(len(dataset)), batch_size, shuffle, seed, num_workers, reverse_complement, drop_last, max_shift,
         pin_memory, sparse_labels,

@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from dnabench.data.splits import SPLITS
+
 
 __all__ = ["sequence_hashes", "identical_across_splits", "overlaps_across_splits", "leakage_report"]
 
@@ -160,7 +162,7 @@ def overlaps_across_splits(
 def leakage_report(
     regions: pd.DataFrame,
     sequences: Callable[[np.ndarray], np.ndarray] | None = None,
-    splits: Sequence[str] = ("train", "val", "test"),
+    splits: Sequence[str] = SPLITS,
     chunk: int = 1 << 16,
     reverse_complements: bool = True,
 ) -> dict:

@@ -6,8 +6,9 @@ A store is one folder of plain formats that other tools can read too:
                             build parameters, split rule, counts, label names/groups/kind, input
                             length, metrics, loss, leakage report, and the size and sha256 of
                             every other file (written last: a folder without it is not a store)
-    regions.parquet         one row per sample: chrom, start, end, strand, split (+ task columns);
-                            a `sequence` column only where there is no reference genome
+    regions.parquet         one row per sample: chrom, start, end, strand, split (+ task columns;
+                            pos, ref, alt for pairs); a `sequence` column only where there is
+                            no reference genome
     codes.npy               optional uint8 [rows, input_length] base codes (A0 C1 G2 T3 N4) for
                             big sets that come as sequences, not coordinates (DeepSEA's .mat
                             files); memory-mapped, so a batch is one fancy-index read
@@ -23,6 +24,9 @@ float32 would take hundreds of GB. Windows are cut from the genome cache at batc
 (`Store.sequences`, one `Genome.fetch_batch` call a batch), so a store holds coordinates,
 not sequence, and stays small.
 
+The card's `sample` field says what a row feeds a model (`dnabench.data.samples`): a window
+[L], a variant pair [2, L] or a segmented window [S, s + 2c]; a card without it is a window store.
+
 A build writes into a hidden temporary folder beside the target and renames it at the end
 (`StoreWriter`, via `dnabench.io.files.atomic_dir`): a failed or killed build never leaves a
 folder that looks complete. `open_store` checks the card (format and version, every file
@@ -33,7 +37,6 @@ store with a message that names the file; `verify=True` also re-hashes every fil
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -47,7 +50,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dnabench.alphabet import ASCII_TO_CODE, INVALID, shift_and_flip
-from dnabench.io.files import atomic_dir
+from dnabench.data.samples import (
+    Alleles,
+    check_sample,
+    gather_pairs,
+    gather_segments,
+    prepare_pair_rows,
+    row_span,
+    sample_shape,
+    variant_offsets,
+)
+from dnabench.data.splits import SPLIT_ALIASES, SPLITS
+from dnabench.io.files import atomic_dir, sha256_file
 
 __all__ = [
     "FORMAT",
@@ -78,9 +92,6 @@ DATA_FILE = "labels_data.npy"
 CODES_FILE = "codes.npy"
 SCRATCH_DIR = ".scratch"
 
-SPLITS: tuple[str, ...] = ("train", "val", "test")
-#: other spellings accepted when writing a store or asking for a split
-SPLIT_ALIASES = {"training": "train", "valid": "val", "validation": "val", "dev": "val", "testing": "test"}
 LABEL_KINDS: tuple[str, ...] = ("binary", "regression", "multilabel")
 REQUIRED_COLUMNS: tuple[str, ...] = ("chrom", "start", "end", "strand", "split")
 
@@ -89,14 +100,6 @@ _FILL_ROWS = 1 << 16  # rows per block when filling or checking big arrays
 
 class StoreError(ValueError):
     """A store that cannot be written or opened as asked; the message names the folder or file."""
-
-
-def sha256_file(path: str | os.PathLike, block: int = 1 << 22) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(block), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def scatter_rows(
@@ -374,7 +377,9 @@ def _categorical(column: pd.Series, categories: list[str], aliases: dict, what: 
     return pd.Series(pd.Categorical(values, categories=categories))
 
 
-def _normalise_regions(regions: pd.DataFrame, input_length: int | None, where: str, coordinates: bool = True) -> pd.DataFrame:
+def _normalise_regions(
+    regions: pd.DataFrame, input_length: int | None, where: str, coordinates: bool = True, span_name: str = "input_length"
+) -> pd.DataFrame:
     missing = [c for c in REQUIRED_COLUMNS if c not in regions.columns]
     if missing:
         raise StoreError(f"{where}: regions table lacks column(s) {', '.join(missing)} (need {', '.join(REQUIRED_COLUMNS)})")
@@ -397,7 +402,7 @@ def _normalise_regions(regions: pd.DataFrame, input_length: int | None, where: s
             raise StoreError(f"{where}: row {i} has end {end[i]} < start {start[i]}")
         if input_length is not None and len(df) and ((end - start) != input_length).any():
             i = int(np.argmax((end - start) != input_length))
-            raise StoreError(f"{where}: row {i} spans {end[i] - start[i]} bp, the card's input_length is {input_length}")
+            raise StoreError(f"{where}: row {i} spans {end[i] - start[i]} bp, the card's {span_name} is {input_length}")
         df["strand"] = _categorical(df["strand"], ["+", "-", "."], {}, "strand", where)
         if isinstance(df["chrom"].dtype, pd.CategoricalDtype):
             df["chrom"] = df["chrom"].cat.remove_unused_categories()
@@ -415,6 +420,19 @@ def _normalise_regions(regions: pd.DataFrame, input_length: int | None, where: s
             raise StoreError(f"{where}: sequence column holds letters other than ACGTN/IUPAC codes")
         df["sequence"] = seqs
     return df
+
+
+def _sample_regions(regions: pd.DataFrame, sample: Mapping[str, Any], where: str, stored: bool) -> pd.DataFrame:
+    """The regions checked for the sample kind (pairs: alleles, and start/end/strand filled in)."""
+    kind = sample["kind"]
+    if kind != "window" and stored:
+        raise StoreError(f"{where}: a {kind} store reads the genome; inline sequences and codes.npy are for window stores")
+    if kind != "pair":
+        return regions
+    try:
+        return prepare_pair_rows(regions, sample)
+    except ValueError as err:
+        raise StoreError(f"{where}: {err}") from None
 
 
 class StoreWriter:
@@ -500,7 +518,15 @@ class StoreWriter:
             if input_length is not None and self._codes.shape[1] != int(input_length):
                 raise StoreError(f"{where}: codes are {self._codes.shape[1]} bp, the card's input_length is {input_length}")
             input_length = card["input_length"] = int(self._codes.shape[1])
-        df = _normalise_regions(regions, input_length, where, coordinates=self._codes is None)
+        sample = _card_sample(card, where)
+        if sample["length"] is not None:
+            card["sample"] = sample
+            input_length = card["input_length"] = sample["length"]
+        df = _sample_regions(regions, sample, where, stored=self._codes is not None or "sequence" in regions.columns)
+        if sample["kind"] == "segmented":
+            df = _normalise_regions(df, row_span(sample), where, span_name="segments x segment_length")
+        else:
+            df = _normalise_regions(df, input_length, where, coordinates=self._codes is None)
         if self._codes is not None and len(self._codes) != len(df):
             raise StoreError(f"{where}: {len(self._codes)} stored sequences for {len(df)} regions")
 
@@ -563,10 +589,10 @@ class StoreWriter:
             "counts": counts,
             "sequence_source": "codes" if CODES_FILE in label_files else ("inline" if "sequence" in df.columns else "genome"),
         }
-        card.pop("labels", None)
+        card["labels"] = label_info  # in the card's own place (the card builder's order)
         for key in ("format", "format_version", "n_rows", "counts", "files", "dnabench_version", "sequence_source"):
             card.pop(key, None)
-        full = {**head, **card, "labels": label_info, "files": files}
+        full = {**head, **card, "files": files}
         full = _jsonable(full)
         shutil.rmtree(tmp / SCRATCH_DIR, ignore_errors=True)
         (tmp / CARD_FILE).write_text(json.dumps(full, indent=1, allow_nan=False) + "\n")
@@ -607,7 +633,10 @@ class Store:
         self._split_cache: dict[str, np.ndarray] = {}
         self._plan: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
         self._inline: np.ndarray | None = None
+        self._alts: Alleles | None = None
         self.codes: np.ndarray | None = None  # codes.npy, memory-mapped, for stores of stored sequences
+        #: the card's `sample` field (checked); a card without one is a window store
+        self.sample: dict[str, Any] = _card_sample(card, path / CARD_FILE)
 
     # ----- description -----
 
@@ -626,6 +655,16 @@ class Store:
     def input_length(self) -> int | None:
         value = self.card.get("input_length")
         return None if value is None else int(value)
+
+    @property
+    def sample_kind(self) -> str:
+        """"window", "pair" or "segmented"."""
+        return self.sample["kind"]
+
+    @property
+    def sample_shape(self) -> tuple[int | None, ...]:
+        """Shape of one row's codes: (L,), (2, L) or (S, s + 2c); (None,) for windows of unrecorded length."""
+        return (None,) if self.sample["length"] is None else sample_shape(self.sample)
 
     @property
     def label_names(self) -> list[str]:
@@ -718,11 +757,18 @@ class Store:
             self._inline = ASCII_TO_CODE[raw].reshape(len(seqs), length)
         return self._inline
 
+    def _alt_alleles(self) -> Alleles:
+        if self._alts is None:
+            self._alts = Alleles.from_strings(self.regions["alt"])
+        return self._alts
+
     def sequences(
         self, rows: Any, genome: Any = None, check_genome: bool = True, shifts: Any = None, flips: Any = None
     ) -> np.ndarray:
-        """uint8 codes [len(rows), input_length]: one `fetch_batch` call, or the stored sequences.
+        """uint8 codes [len(rows), *sample_shape]: one `fetch_batch` call, or the stored sequences.
 
+        Windows give [B, L], pairs [B, 2, L] (reference, alternative), segmented windows
+        [B, S, s + 2c] (conventions in `dnabench.data.samples`).
         `shifts` (int per row) moves each window along the genome (positive: downstream of the
         + strand); a stored sequence is moved within itself and filled with N, since no flanks exist.
         `flips` (bool per row) reads those rows from the other strand: folded into the gather's
@@ -749,9 +795,14 @@ class Store:
         if check_genome:
             self.check_genome(genome)
         ci, starts, minus = self._fetch_plan(genome)
+        strands = minus[idx] if flips is None else minus[idx] ^ flips
+        if self.sample_kind == "pair":
+            offsets = variant_offsets(self.regions["pos"].to_numpy()[idx], starts[idx], self.sample)
+            return gather_pairs(genome, ci[idx], starts[idx], strands, self._alt_alleles().take(idx), self.sample, shifts, offsets)
+        if self.sample_kind == "segmented":
+            return gather_segments(genome, ci[idx], starts[idx], strands, self.sample, shifts)
         length = self.input_length
         begin = starts[idx] if shifts is None else starts[idx] + shifts
-        strands = minus[idx] if flips is None else minus[idx] ^ flips
         if length is None:
             ends = self.regions["end"].to_numpy(dtype=np.int64)[idx]
             if shifts is not None:
@@ -760,6 +811,20 @@ class Store:
         return genome.fetch_batch(ci[idx], begin, length=length, strands=strands)
 
 
+
+
+def _card_sample(card: Mapping[str, Any], where: str | Path) -> dict[str, Any]:
+    """The card's `sample` field checked against its input_length; a window when absent."""
+    length = card.get("input_length")
+    if card.get("sample") is None:
+        return {"kind": "window", "length": None if length is None else int(length)}
+    try:
+        sample = check_sample(card["sample"], length)
+    except ValueError as err:
+        raise StoreError(f"{where}: {err}") from None
+    if sample["kind"] != "window" and card.get("sequence_source") in ("inline", "codes"):
+        raise StoreError(f"{where}: a {sample['kind']} store cannot hold {card['sequence_source']} sequences")
+    return sample
 
 
 def _load_npy(path: Path, where: Path) -> np.ndarray:
@@ -791,6 +856,7 @@ def open_store(folder: str | os.PathLike, verify: bool = False) -> Store:
     for key in ("task", "n_rows", "counts", "labels", "files"):
         if key not in card:
             raise StoreError(f"{card_path}: damaged card, no {key!r} field")
+    kind = _card_sample(card, card_path)["kind"]
     files = card["files"]
     for name, info in files.items():
         fpath = path / name
@@ -842,7 +908,8 @@ def open_store(folder: str | os.PathLike, verify: bool = False) -> Store:
         raise StoreError(f"{card_path}: unknown label storage {storage!r} (dense or csr)")
 
     regions = pq.read_table(path / REGIONS_FILE).to_pandas()
-    missing = [c for c in REQUIRED_COLUMNS if c not in regions.columns]
+    required = REQUIRED_COLUMNS + (("pos", "ref", "alt") if kind == "pair" else ())
+    missing = [c for c in required if c not in regions.columns]
     if missing:
         raise StoreError(f"{path / REGIONS_FILE}: lacks column(s) {', '.join(missing)}")
     split = regions["split"]

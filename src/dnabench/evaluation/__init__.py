@@ -7,6 +7,7 @@
 * :mod:`.regression` - Spearman / Pearson / MSE, pooled over all pairs ("across all test samples") or
   per target and macro-averaged; NaN pairs ignored.
 * :mod:`.thresholds` - F1 and MCC at a threshold, and the threshold maximising either on validation.
+* :mod:`.scoring` - a task's metrics over a whole split (exact, or streamed for huge label sets).
 """
 
 from ._base import GroupScore, LabelScores, group_macro
@@ -20,10 +21,15 @@ from .regression import (
     spearman,
     spearman_per_target,
 )
+from .scoring import STREAMING_MIN_LABELS, SplitScorer, is_streamed, score
 from .streaming import StreamingBinaryMetrics
 from .thresholds import ThresholdChoice, choose_threshold, confusion_counts, f1, mcc, threshold_curve
 
 __all__ = [
+    "STREAMING_MIN_LABELS",
+    "SplitScorer",
+    "is_streamed",
+    "score",
     "BinaryScores",
     "GroupScore",
     "LabelScores",

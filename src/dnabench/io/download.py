@@ -22,9 +22,9 @@ Behaviour:
 Why not `pooch.retrieve`: pooch's `HTTPDownloader` streams into a temporary file and starts
 from zero on every failure; it cannot resume with HTTP Range, and a 3 GB genome or bundle over
 a flaky link then never completes. So the transfer is one function here (`_transfer`) on
-`requests` (already a dependency of pooch), reading raw bytes (no transparent gzip decoding,
-which would break both the checksum and Range offsets). pooch is still used for hashing
-(`pooch.file_hash`).
+`requests`, reading raw bytes (no transparent gzip decoding,
+which would break both the checksum and Range offsets). Hashing is `dnabench.io.files.sha256_file`,
+the one sha256 of the package.
 """
 
 from __future__ import annotations
@@ -37,11 +37,11 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-import pooch
 import requests
 import urllib3
 
 from dnabench.io.manifest import SOURCES, Source, encode_url
+from dnabench.io.files import sha256_file
 
 __all__ = [
     "DownloadError",
@@ -120,10 +120,6 @@ def read_accessions(path: str | os.PathLike) -> list[str]:
 
 def _say(message: str) -> None:
     print(message, file=sys.stderr)
-
-
-def _sha256(path: Path) -> str:
-    return pooch.file_hash(str(path), alg="sha256")
 
 
 def _user_agent() -> str:
@@ -243,7 +239,7 @@ def download_url(
     if final.exists():
         if expected is not None and sidecar.is_file() and sidecar.read_text().split()[0].lower() == expected:
             return final  # verified when it was written
-        got = _sha256(final)
+        got = sha256_file(final)
         if expected is not None and got != expected:
             raise ChecksumError(
                 f"{final} exists but its sha256 is {got}, expected {expected}; delete it to download again",
@@ -274,7 +270,7 @@ def download_url(
                 break
         if not fetched:
             continue  # try the next URL (a mirror)
-        got = _sha256(part)
+        got = sha256_file(part)
         if expected is not None and got != expected:
             part.unlink(missing_ok=True)
             meta.unlink(missing_ok=True)

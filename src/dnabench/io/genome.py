@@ -12,7 +12,6 @@ Cache folder layout (format version 1):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -22,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from dnabench.alphabet import N, complement, decode, reverse_complement
-from dnabench.io.files import InputError, atomic_dir, is_gzip
+from dnabench.io.files import InputError, atomic_dir, is_gzip, sha256_file
 from dnabench.io.twobit import SIGNATURE
 
 FORMAT = "dnabench-genome"
@@ -310,14 +309,6 @@ class _CacheWriter:
             self.mask.close()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def detect_format(path: Path) -> str:
     """'2bit' or 'fasta', by content (names lie: .fa.gz may be bgzip, .2bit is never compressed)."""
     with open(path, "rb") as f:
@@ -375,7 +366,7 @@ def index_genome(
             "format": kind,
             "compressed": kind == "fasta" and is_gzip(source),
             "bytes": size,
-            "sha256": _sha256(source),
+            "sha256": sha256_file(source),
         }
         write_meta(tmp, described, writer.records, writer.offset, softmask)
     return Genome.open(out)

@@ -7,6 +7,8 @@
     model.save_pretrained("run/model"); model = DNAModel.from_pretrained("run/model")
 
 Every model is front end + trunk + head, built from typed dataclasses (``config.py``).
+Importing this package registers every model kind (``cnn``, ``transformer``) with the
+registry; ``kernels/`` holds the optional fused GPU paths.
 """
 
 from dnabench.models.base import DNAModel

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import argparse
 
-from dnabench.models import build_model
+from dnabench.models.config import POSITIONS
+from dnabench.models.registry import build_model
+from dnabench.tokenize.base import TOKENIZERS
 
-POSITIONS = ("rotary", "relative", "absolute")
 
 
 def rows(num_outputs: int = 1, bpe_vocab: int = 16000, seq_len: int = 1000) -> list[tuple[str, int, int, int]]:
     """(model, total, non-embedding, head) parameter counts."""
     out = []
-    for kind in ("patch", "kmer", "onehot", "bpe"):
+    for kind in TOKENIZERS:
         for positions in POSITIONS:
             extra = {"vocab_size": bpe_vocab} if kind == "bpe" else {}
             m = build_model("transformer", tokenizer=kind, positions=positions, num_outputs=num_outputs, **extra)

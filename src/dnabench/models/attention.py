@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dnabench.models import fused_qkv
+from dnabench.models.kernels import fused_qkv
 from dnabench.models.positions import apply_rotary
 
 _compiled_flex: Optional[Callable] = None

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Optional
 
@@ -16,10 +17,12 @@ import numpy as np
 import torch
 from torch import nn
 
+import dnabench.models.io as model_io
+from dnabench.alphabet import COMPLEMENT
 from dnabench.models.heads import Head
 
-#: code -> complementary code (A<->T, C<->G, N->N), as dnabench.alphabet.COMPLEMENT.
-_COMPLEMENT = (3, 2, 1, 0, 4)
+#: rows per batch of ``predict_codes`` when the caller gives no ``batch_size``
+PREDICT_BATCH_SIZE = 256
 
 
 class DNAModel(nn.Module):
@@ -36,7 +39,13 @@ class DNAModel(nn.Module):
             raise TypeError(f"{type(self).__name__} needs a {self.config_class.__name__}, got {type(config).__name__}")
         self.config = copy.deepcopy(config)
         self.tokenizer = tokenizer
-        self.register_buffer("complement_table", torch.tensor(_COMPLEMENT, dtype=torch.uint8), persistent=False)
+        self.register_buffer("complement_table", torch.from_numpy(COMPLEMENT.copy()), persistent=False)
+
+    @classmethod
+    def options_from_tokenizer(cls, tokenizer: Any) -> dict[str, Any]:
+        """Config options a tokenizer object implies (``build_model(name, tokenizer=obj)``);
+        none by default: the model checks the tokenizer it is given instead."""
+        return {}
 
     # ------------------------------------------------------------------ the three views of a model
 
@@ -77,19 +86,33 @@ class DNAModel(nn.Module):
             raise RuntimeError(f"this {self.name} model has no tokenizer; build it with tokenizer=...")
         return self.tokenizer.encode(codes, add_cls=self.add_cls)
 
-    def _as_codes(self, codes: Any) -> torch.Tensor:
-        if not isinstance(codes, torch.Tensor):
-            array = np.asarray(codes)
-            if array.dtype != np.uint8:
-                raise ValueError(f"expected uint8 nucleotide codes (A=0 C=1 G=2 T=3 N=4), got {array.dtype}")
-            codes = torch.from_numpy(np.ascontiguousarray(array))
-        if codes.dtype != torch.uint8:
+    def _as_codes(self, codes: Any) -> torch.Tensor | np.ndarray:
+        """``codes`` as a ``[N, L]`` uint8 tensor or NumPy array, left where it is: nothing is
+        read from a memory map and nothing moves to the device yet."""
+        if isinstance(codes, torch.Tensor):
+            uint8 = codes.dtype == torch.uint8
+        else:
+            codes = np.asarray(codes)  # a memmap stays a view of its file
+            uint8 = codes.dtype == np.uint8
+        if not uint8:
             raise ValueError(f"expected uint8 nucleotide codes (A=0 C=1 G=2 T=3 N=4), got {codes.dtype}")
         if codes.ndim == 1:
             codes = codes[None]
         if codes.ndim != 2:
             raise ValueError(f"expected codes of shape [B, L], got {tuple(codes.shape)}")
-        return codes.to(self.device, non_blocking=True)
+        return codes
+
+    def _rows_on_device(self, codes: torch.Tensor | np.ndarray, start: int, stop: int) -> torch.Tensor:
+        """Rows ``start:stop``, sliced where they are and copied to the model's device without waiting."""
+        part = codes[start:stop]
+        if isinstance(part, np.ndarray):
+            if not (part.flags.c_contiguous and part.flags.writeable):
+                part = np.array(part, order="C")  # read-only memmaps and strided views
+            part = torch.from_numpy(part)
+        device = self.device
+        if device.type == "cuda" and part.device.type == "cpu":
+            part = part.pin_memory()  # so that the copy is asynchronous
+        return part.to(device, non_blocking=True)
 
     def _predict_batch(self, codes: torch.Tensor, autocast: bool) -> torch.Tensor:
         batch = self.encode(codes)
@@ -98,37 +121,75 @@ class DNAModel(nn.Module):
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast):
             return self.predict(ids, mask)
 
+    def _predict_batches(
+        self, codes: torch.Tensor | np.ndarray, reverse_complement: bool, step: int, autocast: bool
+    ) -> Iterator[tuple[int, torch.Tensor]]:
+        """``(first row, predictions)`` of each batch of ``step`` rows, on the model's device."""
+        for start in range(0, codes.shape[0], step):
+            chunk = self._rows_on_device(codes, start, start + step)
+            if reverse_complement:
+                both = self._predict_batch(torch.cat([chunk, self.reverse_complement(chunk)]), autocast)
+                forward, backward = both.chunk(2)
+                yield start, (forward + backward) / 2
+            else:
+                yield start, self._predict_batch(chunk, autocast)
+
+    def _gather_on_host(self, batches: Iterator[tuple[int, torch.Tensor]], rows: int) -> np.ndarray:
+        """Batches written into one host array. A batch's copy from the GPU is waited for only
+        once the next batch is queued, so the device is not left idle by the host's copying."""
+        out = np.empty((rows, self.head.fc2.out_features), dtype=np.float32)
+        pending: list[tuple[int, torch.Tensor, Optional[torch.cuda.Event]]] = []
+        for start, values in batches:
+            done = None
+            if values.device.type == "cuda":
+                values = values.to("cpu", non_blocking=True)  # into pinned memory
+                done = torch.cuda.Event()
+                done.record()
+            pending.append((start, values, done))
+            if len(pending) > 1:
+                self._write_rows(out, *pending.pop(0))
+        for item in pending:
+            self._write_rows(out, *item)
+        return out
+
+    @staticmethod
+    def _write_rows(out: np.ndarray, start: int, values: torch.Tensor, done: Optional[torch.cuda.Event]) -> None:
+        if done is not None:
+            done.synchronize()
+        out[start : start + values.shape[0]] = values.numpy()
+
     def predict_codes(
         self,
-        codes: Any,
+        codes: torch.Tensor | np.ndarray,
         reverse_complement: bool = False,
         *,
         batch_size: Optional[int] = None,
         autocast: Optional[bool] = None,
-    ) -> torch.Tensor:
-        """Predictions ``[B, num_outputs]`` (float32, on the model's device) for uint8 codes ``[B, L]``.
+        as_numpy: bool = False,
+    ) -> torch.Tensor | np.ndarray:
+        """Predictions ``[N, num_outputs]`` float32 for uint8 codes ``[N, L]``, ``batch_size`` rows at a time.
 
-        Runs in eval mode without gradients (the previous mode is restored). With
-        ``reverse_complement=True`` the reverse complement is built on the device and the two
-        predictions are averaged. ``autocast`` (bf16) defaults to on for CUDA.
+        ``codes`` is a tensor (on any device) or a NumPy array or memmap of any size: each batch
+        is sliced where the codes are and copied to the model's device on its own, so the whole
+        input never sits on the device at once. ``batch_size`` defaults to
+        ``PREDICT_BATCH_SIZE``. Runs in eval mode without gradients (the previous mode is
+        restored). With ``reverse_complement=True`` the reverse complement is built on the
+        device and the two predictions are averaged. ``autocast`` (bf16) defaults to on for
+        CUDA. The result is a tensor on the model's device, or with ``as_numpy=True`` a NumPy
+        array on the host (then no more than two batches of predictions are on the device).
         """
         codes = self._as_codes(codes)
         if autocast is None:
-            autocast = codes.device.type == "cuda"
-        step = batch_size or max(1, codes.shape[0])
+            autocast = self.device.type == "cuda"
+        step = max(1, batch_size or PREDICT_BATCH_SIZE)
         was_training = self.training
         self.eval()
         try:
-            outs = []
             with torch.inference_mode():
-                for start in range(0, codes.shape[0], step):
-                    chunk = codes[start : start + step]
-                    if reverse_complement:
-                        both = self._predict_batch(torch.cat([chunk, self.reverse_complement(chunk)]), autocast)
-                        forward, backward = both.chunk(2)
-                        outs.append((forward + backward) / 2)
-                    else:
-                        outs.append(self._predict_batch(chunk, autocast))
+                batches = self._predict_batches(codes, reverse_complement, step, autocast)
+                if as_numpy:
+                    return self._gather_on_host(batches, int(codes.shape[0]))
+                outs = [values for _, values in batches]
             return torch.cat(outs) if outs else torch.empty(0, self.head.fc2.out_features, device=self.device)
         finally:
             self.train(was_training)
@@ -164,16 +225,12 @@ class DNAModel(nn.Module):
 
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write ``config.json``, ``model.safetensors`` and ``tokenizer/`` into ``directory``."""
-        from dnabench.models.io import save_pretrained
-
-        return save_pretrained(self, directory)
+        return model_io.save_pretrained(self, directory)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, *, device: str | torch.device | None = None) -> "DNAModel":
         """Rebuild a saved model (any kind when called on ``DNAModel``) with identical weights."""
-        from dnabench.models.io import load_pretrained
-
-        model = load_pretrained(directory, device=device)
+        model = model_io.load_pretrained(directory, device=device)
         if cls is not DNAModel and not isinstance(model, cls):
             raise TypeError(f"{directory} holds a {type(model).__name__}, not a {cls.__name__}")
         return model

@@ -19,6 +19,7 @@ from dnabench.models.base import DNAModel
 from dnabench.models.config import CNNFCConfig, CNNLSTMConfig, ConvStackConfig
 from dnabench.models.frontends import onehot_table
 from dnabench.models.heads import Head
+from dnabench.models.registry import register_model
 
 
 class ConvStack(nn.Module):
@@ -62,6 +63,7 @@ class _CNNModel(DNAModel):
         return [self.conv]
 
 
+@register_model
 class CNNFCModel(_CNNModel):
     """``cnn_fc``: conv stack -> flatten -> Linear -> ReLU -> Dropout (representation) -> head."""
 
@@ -93,6 +95,7 @@ class CNNFCModel(_CNNModel):
         return self.fc_dropout(F.relu(self.fc(features)))
 
 
+@register_model
 class CNNLSTMModel(_CNNModel):
     """``cnn_lstm``: conv stack -> bidirectional LSTM -> [last forward state, last backward state]."""
 

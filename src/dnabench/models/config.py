@@ -13,8 +13,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional, Union, get_args, get_origin, get_type_hints
 
-TokenizerKind = Literal["onehot", "kmer", "patch", "bpe"]
+from dnabench.tokenize.base import TokenizerKind
+
+#: the position encodings (paper 5.1), listed here once
 PositionKind = Literal["rotary", "relative", "absolute"]
+POSITIONS: tuple[str, ...] = get_args(PositionKind)
 FFNActivation = Literal["geglu", "reglu", "gelu", "relu"]
 RelativeImpl = Literal["auto", "flex", "sdpa"]
 HeadActivation = Literal["gelu", "relu", "tanh"]
@@ -402,6 +405,7 @@ __all__ = [
     "HeadConfig",
     "ModelConfig",
     "OutputKind",
+    "POSITIONS",
     "PositionKind",
     "RelativeImpl",
     "TokenizerKind",

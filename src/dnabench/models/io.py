@@ -16,6 +16,9 @@ from typing import Any, Optional
 import torch
 from safetensors.torch import load_file, save_file
 
+from dnabench.models.config import config_to_dict
+from dnabench.models.registry import make_config, model_class
+
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 TOKENIZER_DIR = "tokenizer"
@@ -30,8 +33,6 @@ def _version() -> str:
 
 def save_pretrained(model: Any, directory: str | Path) -> Path:
     """Write ``model`` (a DNAModel) into ``directory`` (created if needed); return the directory."""
-    from dnabench.models.config import config_to_dict
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {key: value.detach().to("cpu").contiguous() for key, value in model.state_dict().items()}
@@ -54,8 +55,6 @@ def save_pretrained(model: Any, directory: str | Path) -> Path:
 
 def read_config(directory: str | Path) -> tuple[str, Any, dict[str, Any]]:
     """``(model name, config dataclass, whole config.json)`` of a saved model."""
-    from dnabench.models.registry import make_config
-
     path = Path(directory) / CONFIG_FILE
     if not path.is_file():
         raise FileNotFoundError(f"no {CONFIG_FILE} in {directory}: not a saved dnabench model")
@@ -68,8 +67,6 @@ def read_config(directory: str | Path) -> tuple[str, Any, dict[str, Any]]:
 
 def load_pretrained(directory: str | Path, *, device: Optional[str | torch.device] = None) -> Any:
     """Rebuild the model saved in ``directory`` and load its weights (strict)."""
-    from dnabench.models.registry import model_class
-
     directory = Path(directory)
     name, config, meta = read_config(directory)
     tokenizer = None

@@ -1,31 +1,33 @@
-"""Model registry: ``build_model(name, config or kwargs)`` for ``transformer``, ``cnn_fc``, ``cnn_lstm``."""
+"""Model registry: ``build_model(name, config or kwargs)`` for ``transformer``, ``cnn_fc``, ``cnn_lstm``.
+
+A leaf of the models package: model modules add their classes with ``@register_model`` and
+``dnabench.models`` imports them all, so the registry (and save/load, which looks classes up
+by name here) needs no model code of its own and no import cycle runs through it.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, TypeVar
 
-from dnabench.models.base import DNAModel
-from dnabench.models.cnn import CNNFCModel, CNNLSTMModel
 from dnabench.models.config import config_from_dict, config_with
-from dnabench.models.transformer import TransformerModel
+
+#: a DNAModel subclass (typed loosely: the registry does not import the model base class)
+ModelClass = TypeVar("ModelClass", bound=type)
 
 #: model name -> DNAModel subclass (its ``config_class`` is the config dataclass)
-MODELS: dict[str, type[DNAModel]] = {}
+MODELS: dict[str, Any] = {}
 
 
-def register_model(cls: type[DNAModel]) -> type[DNAModel]:
+def register_model(cls: ModelClass) -> ModelClass:
     """Class decorator / call: make ``cls`` buildable and loadable by ``cls.name``."""
-    if not cls.name:
+    if not getattr(cls, "name", ""):
         raise ValueError(f"{cls.__name__} has no name")
     MODELS[cls.name] = cls
     return cls
 
 
-for _cls in (TransformerModel, CNNFCModel, CNNLSTMModel):
-    register_model(_cls)
-
-
-def model_class(name: str) -> type[DNAModel]:
+def model_class(name: str) -> Any:
+    """The DNAModel subclass registered as ``name``."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(sorted(MODELS))}")
     return MODELS[name]
@@ -48,23 +50,20 @@ def make_config(name: str, config: Any = None, **kwargs: Any) -> Any:
     return config
 
 
-def build_model(name: str, config: Any = None, *, tokenizer: Optional[Any] = None, **kwargs: Any) -> DNAModel:
-    """Build a model by name from its config dataclass, a dict, flat keyword options, or a mix.
+def build_model(name: str, config: Any = None, *, tokenizer: Optional[Any] = None, **kwargs: Any) -> Any:
+    """Build a model (a ``DNAModel``) by name from its config dataclass, a dict, flat keyword options, or a mix.
 
     ``build_model("transformer", tokenizer="kmer", positions="relative", num_outputs=919)``: see
     :func:`make_config` for the routing. ``tokenizer`` is either the front end's kind (a string)
-    or a tokenizer object (needed for BPE, whose vocabulary comes from training), from which
-    the kind and its parameters are taken.
+    or a tokenizer object (needed for BPE, whose vocabulary comes from training); without a
+    ``config``, the model class reads its options from the object
+    (``DNAModel.options_from_tokenizer``).
     """
     cls = model_class(name)
     if isinstance(tokenizer, str):  # the front end's kind, e.g. build_model("transformer", tokenizer="kmer")
         kwargs["tokenizer"] = tokenizer
         tokenizer = None
-    elif tokenizer is not None and cls is TransformerModel and config is None:
-        # Take the kind and its parameters (k, stride) from the tokenizer object.
-        kwargs.setdefault("tokenizer", tokenizer.name)
-        params = tokenizer.config()
-        for key in ("k", "stride"):
-            if key in params:
-                kwargs.setdefault(key, params[key])
+    elif tokenizer is not None and config is None:
+        for key, value in cls.options_from_tokenizer(tokenizer).items():
+            kwargs.setdefault(key, value)
     return cls(make_config(name, config, **kwargs), tokenizer=tokenizer)

@@ -9,19 +9,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dnabench.models import attention, fused_glu, fused_norm
+import dnabench.models.attention as attention
 from dnabench.models.attention import FLEX_MIN_HEAD_DIM, MultiHeadAttention, flex_available
 from dnabench.models.base import DNAModel
 from dnabench.models.config import EncoderConfig, TransformerConfig
 from dnabench.models.frontends import build_frontend
-from dnabench.models.fused_norm import add_dropout_norm
 from dnabench.models.heads import Head
+from dnabench.models.kernels import fused_glu, fused_norm
+from dnabench.models.kernels.fused_norm import add_dropout_norm
 from dnabench.models.positions import (
     AbsolutePositionEmbedding,
     RelativePositionBias,
     RotaryEmbedding,
     relative_bias_matrix,
 )
+from dnabench.models.registry import register_model
 
 
 class FeedForward(nn.Module):
@@ -157,6 +159,7 @@ class TransformerEncoder(nn.Module):
         return normed
 
 
+@register_model
 class TransformerModel(DNAModel):
     """``transformer``: tokenizer kind x position kind, representation = final CLS vector."""
 
@@ -175,6 +178,12 @@ class TransformerModel(DNAModel):
         self.reset_parameters()
         if config.compile:
             self.compile()
+
+    @classmethod
+    def options_from_tokenizer(cls, tokenizer: Any) -> dict[str, Any]:
+        """The front end's kind and its parameters (``k``, ``stride``), taken from the tokenizer."""
+        params = tokenizer.config()
+        return {"tokenizer": tokenizer.name, **{key: params[key] for key in ("k", "stride") if key in params}}
 
     def _resolve_tokenizer(self, tokenizer: Any) -> Any:
         """Build the tokenizer the front end implies, or check a given one against the config.

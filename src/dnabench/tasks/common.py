@@ -1,22 +1,21 @@
-"""Pieces every task builder shares: card records of sources and genome, splits, seeds."""
+"""Pieces every task builder shares: card records of sources and genome, seeds (splits: `dnabench.data.splits`)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dnabench.data.store import SPLITS, sha256_file
+from dnabench.io.files import sha256_file
 
 __all__ = [
+    "as_genome",
+    "known_chromosomes",
     "source_record",
     "genome_record",
     "guess_build",
-    "random_split",
-    "chromosome_split",
     "child_rngs",
 ]
 
@@ -65,61 +64,16 @@ def child_rngs(seed: int, n: int) -> list[np.random.Generator]:
     return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(n)]
 
 
-def _cuts(n: int, fractions: Sequence[float]) -> np.ndarray:
-    """Sizes of each split for n items: rounded, the last takes the remainder."""
-    sizes = [int(round(n * f)) for f in fractions[:-1]]
-    sizes.append(n - sum(sizes))
-    if sizes[-1] < 0:
-        raise ValueError(f"split fractions {list(fractions)} overshoot {n} items")
-    return np.array(sizes, dtype=np.int64)
+def as_genome(genome: Any) -> Any:
+    """An open genome cache: `genome` itself, or the cache at that path."""
+    if hasattr(genome, "fetch_batch"):
+        return genome
+    from dnabench.io.genome import open_genome
+
+    return open_genome(genome)
 
 
-def random_split(
-    n: int,
-    fractions: Mapping[str, float],
-    rng: np.random.Generator,
-    strata: np.ndarray | None = None,
-) -> np.ndarray:
-    """Split names (object array of n) drawn at random in the given fractions.
-
-    With `strata` (e.g. the binary label) each stratum is split on its own, so every split keeps
-    the class balance; sizes are round(n_stratum * fraction), the last split taking the remainder.
-    """
-    names = [s for s in SPLITS if s in fractions]
-    frac = np.array([float(fractions[s]) for s in names])
-    if (frac < 0).any() or not np.isclose(frac.sum(), 1.0):
-        raise ValueError(f"split fractions must be >= 0 and sum to 1, got {dict(fractions)}")
-    out = np.empty(n, dtype=object)
-    groups = [np.arange(n)] if strata is None else [np.flatnonzero(strata == v) for v in np.unique(strata)]
-    for members in groups:
-        order = members[rng.permutation(members.size)]
-        sizes = _cuts(members.size, frac)
-        bounds = np.concatenate([[0], np.cumsum(sizes)])
-        for name, lo, hi in zip(names, bounds[:-1], bounds[1:]):
-            out[order[lo:hi]] = name
-    return out
-
-
-def chromosome_split(
-    chrom_index: np.ndarray, genome: Any, valid: Sequence[str], test: Sequence[str]
-) -> tuple[np.ndarray, dict]:
-    """Split names by chromosome (names resolved through the genome's aliases: chr12 = 12).
-
-    Returns the split of each row and the rule as written in the card (with the names found in
-    this genome and those it lacks).
-    """
-    out = np.full(chrom_index.shape, "train", dtype=object)
-    rule: dict = {"kind": "chromosome", "train": "all other chromosomes"}
-    for split, names in (("val", valid), ("test", test)):
-        found, absent = [], []
-        for name in names:
-            if name in genome:
-                idx = genome.resolve(name)
-                out[chrom_index == idx] = split
-                found.append(genome.names[idx])
-            else:
-                absent.append(name)
-        rule[split] = list(names)
-        if absent:
-            rule[f"{split}_absent_from_genome"] = absent
-    return out, rule
+def known_chromosomes(genome: Any, limit: int = 30) -> str:
+    """The genome's sequence names for an error message, cut after `limit`."""
+    names = genome.names
+    return ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dnabench.io.files import InputError
+from dnabench.tasks.base import PrepareCommand, option
 
 __all__ = ["Profile", "read_deepfun_profiles", "profile_group", "write_track_metadata"]
 
@@ -100,3 +101,39 @@ def write_track_metadata(
         tmp.replace(path)
     counts = {g: sum(p.group == g for p in profiles) for g in ("dnase", "tf", "histone")}
     return out, accessions, {"profiles": len(profiles), "repeated_accessions": repeated, **counts}
+
+
+@dataclass
+class TrackTableOptions:
+    profiles: list[Path] = option(help="DeepFun's Profiles_list_A.txt and Profiles_list_B.txt.", argument=True)
+    out: Path = option(help="Metadata table to write (accessions.txt goes beside it).", short="-o")
+    ext: str = option("bed.gz", help="Extension of the peak files to download.")
+
+
+@dataclass(frozen=True)
+class TrackTable:
+    """What `prepare track7878-tracks` wrote: the table, the accessions file and the counts."""
+
+    table: Path
+    accessions: Path
+    counts: dict
+    ext: str
+
+    def summary(self) -> str:
+        c = self.counts
+        repeated = c["repeated_accessions"]
+        lines = [
+            f"{c['profiles']:,} tracks ({c['dnase']:,} DNase, {c['tf']:,} TF, {c['histone']:,} histone) -> {self.table}"
+            + (f"; {len(repeated)} accession(s) listed twice, kept once: {', '.join(repeated)}" if repeated else ""),
+            f"next: dnabench download --accessions {self.accessions} --dest {self.table.parent} --ext {self.ext}",
+        ]
+        return "\n".join(lines)
+
+
+def prepare_track_table(options: TrackTableOptions) -> TrackTable:
+    """Track7878's track list from DeepFun's profile lists: metadata table + ENCODE accessions to download."""
+    table, accessions, counts = write_track_metadata(options.profiles, options.out, ext=options.ext)
+    return TrackTable(table, accessions, counts, options.ext)
+
+
+PREPARE = (PrepareCommand("track7878-tracks", TrackTableOptions, prepare_track_table),)

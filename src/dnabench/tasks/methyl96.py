@@ -38,24 +38,49 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
 
 from dnabench.alphabet import C, G, N
 from dnabench.data.leakage import leakage_report
+from dnabench.data.splits import chromosome_split
 from dnabench.data.store import SPLITS, Store, StoreWriter, open_store
 from dnabench.io.files import InputError
 from dnabench.io.intervals import read_bedmethyl
-from dnabench.tasks.common import chromosome_split, genome_record, source_record
-from dnabench.tasks.registry import get_task
+from dnabench.data.task import Activation, InputKind, LabelKind, LossKind, Metric, SplitKind, SplitRule, TaskSpec
+from dnabench.tasks.base import PrepareCommand, option
+from dnabench.tasks.card import make_card
+from dnabench.tasks.common import as_genome, source_record
 
-__all__ = ["build_methyl96", "cpg_table", "label_name", "VALID_CHROMS", "TEST_CHROMS"]
+__all__ = ["METHYL96", "Methyl96Options", "build_methyl96", "cpg_table", "label_name", "VALID_CHROMS", "TEST_CHROMS"]
 
 VALID_CHROMS = ("chr12", "chr13")
 TEST_CHROMS = ("chr10", "chr11", "chrX", "chrY")
 INPUT_LENGTH = 501
+
+METHYL96 = TaskSpec(
+    name="methyl96",
+    title="CpG methylation in 96 RRBS experiments (Methyl96)",
+    paper_section="4.1.2",
+    input_kind=InputKind.WINDOW,
+    input_length=INPUT_LENGTH,
+    label_kind=LabelKind.REGRESSION,
+    n_labels=96,
+    metrics=(Metric.SPEARMAN,),
+    loss=LossKind.BCE,
+    masked=True,
+    output=Activation.SIGMOID,
+    split=SplitRule(SplitKind.CHROMOSOME, val=VALID_CHROMS, test=TEST_CHROMS, unit="chromosome"),
+    metric_scope="Spearman over all observed (non-NaN) test values, all labels pooled",
+    notes=(
+        "Targets are methylated/total reads in [0, 1]; the paper trains sigmoid outputs with binary "
+        "cross-entropy, so the loss is BCE against fractional targets with NaN (missing or coverage "
+        "below the threshold) masked out. The number of labels is the number of input files."
+    ),
+)
 
 _POS_BITS = 33  # key = chrom_index << 33 | position << 1 | minus
 _POS_MASK = (1 << 32) - 1
@@ -148,12 +173,7 @@ def build_methyl96(
     progress: bool = False,
 ) -> Store:
     """Build the Methyl96 store (CpG x file methylation fractions) and return it opened."""
-    if hasattr(genome, "fetch_batch"):
-        g = genome
-    else:
-        from dnabench.io.genome import open_genome
-
-        g = open_genome(genome)
+    g = as_genome(genome)
     paths = [Path(p) for p in bedmethyl_paths]
     if not paths:
         raise ValueError("build_methyl96 needs at least one bedMethyl file")
@@ -173,7 +193,7 @@ def build_methyl96(
         if seen[name] > 1:
             names[i] = f"{name}_{seen[name]}"
     half = input_length // 2
-    spec = get_task("methyl96")
+    spec = METHYL96
 
     iterator: Any = enumerate(paths)
     if progress:
@@ -231,13 +251,14 @@ def build_methyl96(
         for b in range(0, n, 1 << 16):
             observed += (~np.isnan(labels[b : b + (1 << 16)])).sum(axis=0)
         split_arr = np.asarray(split, dtype=str)
-        card = {
-            "task": spec.name,
-            "title": spec.title,
-            "paper_section": spec.paper_section,
-            "genome": genome_record(g, genome_build),
-            "sources": [source_record(p, "bedMethyl") for p in paths],
-            "parameters": {
+        card = make_card(
+            spec.with_(input_length=int(input_length)),
+            label_names=names,
+            labels_extra={"observed_per_label": observed.tolist()},
+            genome=g,
+            genome_build=genome_build,
+            sources=[source_record(p, "bedMethyl") for p in paths],
+            parameters={
                 "min_coverage": int(min_coverage),
                 "destrand": destrand,
                 "input_length": int(input_length),
@@ -245,16 +266,14 @@ def build_methyl96(
                 "skip_missing": skip_missing,
                 "methylated_reads": "round(coverage * percent_methylated / 100)",
             },
-            "split_rule": rule,
-            "input_length": int(input_length),
-            "labels": {"names": names, "groups": {}, "kind": spec.label_kind, "observed_per_label": observed.tolist()},
-            "metrics": list(spec.metrics),
-            "loss": spec.loss,
-        "loss_options": spec.loss_options(),
-            "output_activation": spec.output_activation,
-            "metric_scope": spec.metric_scope,
-            "inputs": file_stats,
-            "cpgs": {
+            split_rule=rule,
+            leakage=leakage_report(regions, fetch) if leakage else None,
+            columns={
+                "pos": "0-based position of the CpG's C (on strand '-' when not destranded)",
+                "n_files": "files with a value (coverage >= min_coverage) at this CpG",
+            },
+            inputs=file_stats,
+            cpgs={
                 "total": n,
                 "observed_values": int(observed.sum()),
                 "missing_fraction": float(1 - observed.sum() / (n * len(paths))),
@@ -262,12 +281,32 @@ def build_methyl96(
                 "windows_padded_with_n": padded,
                 "per_split": {s: int((split_arr == s).sum()) for s in SPLITS},
             },
-            "columns": {
-                "pos": "0-based position of the CpG's C (on strand '-' when not destranded)",
-                "n_files": "files with a value (coverage >= min_coverage) at this CpG",
-            },
-        }
-        if leakage:
-            card["leakage"] = leakage_report(regions, fetch)
+        )
         writer.finish(card, regions)
     return open_store(out)
+
+
+@dataclass
+class Methyl96Options:
+    files: list[Path] = option(help="bedMethyl files, one label each (named by file stem).", argument=True)
+    genome: Path = option(help="Genome cache folder.", short="-g")
+    out: Path = option(help="Store folder to create.", short="-o")
+    min_coverage: int = option(10, help="Reads needed for a value; fewer gives NaN.")
+    destrand: bool = option(True, help="Merge the two strands of each CpG.")
+    strict: bool = option(False, help="Fail on chromosomes the genome lacks (default: drop and count).")
+    build: Optional[str] = option(None, help="Genome build name for the card.")
+    leakage: bool = option(True, help="Count identical sequences and overlapping windows across splits.")
+    overwrite: bool = option(False, help="Replace an existing store.")
+    quiet: bool = option(False, help="No progress bar.")
+
+
+def prepare_methyl96(options: Methyl96Options) -> Store:
+    """Methyl96: CpG x file methylation fractions, 501 bp inputs, chromosome split."""
+    return build_methyl96(
+        options.files, options.genome, options.out, min_coverage=options.min_coverage, destrand=options.destrand,
+        skip_missing=not options.strict, genome_build=options.build, leakage=options.leakage,
+        overwrite=options.overwrite, progress=not options.quiet,
+    )
+
+
+PREPARE = (PrepareCommand("methyl96", Methyl96Options, prepare_methyl96, METHYL96),)

@@ -42,25 +42,68 @@ import re
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal, Optional
 
 import numpy as np
 import pandas as pd
 
 from dnabench.alphabet import N
 from dnabench.data.leakage import leakage_report
+from dnabench.data.splits import random_split
 from dnabench.data.store import SPLITS, Store, StoreWriter, open_store
 from dnabench.io.files import InputError, read_all
 from dnabench.io.intervals import read_bed
-from dnabench.tasks.common import child_rngs, genome_record, random_split, source_record
-from dnabench.tasks.registry import get_task
+from dnabench.data.task import Activation, InputKind, LabelKind, LossKind, Metric, SplitKind, SplitRule, TaskSpec
+from dnabench.tasks.base import PrepareCommand, option
+from dnabench.tasks.card import make_card
+from dnabench.tasks.common import as_genome, child_rngs, known_chromosomes, source_record
 
-__all__ = ["read_promoters", "promoter_window_starts", "sample_negatives", "build_promvary", "build_promfix"]
+__all__ = [
+    "PROMVARY",
+    "PROMFIX",
+    "PromVaryOptions",
+    "PromFixOptions",
+    "read_promoters",
+    "promoter_window_starts",
+    "sample_negatives",
+    "build_promvary",
+    "build_promfix",
+]
 
 CORE = (-250, 50)  # core promoter, TSS coordinates, half-open
 INPUT_LENGTH = 500
 CENTER = -100  # window centre in TSS coordinates (PromVary)
 PROMFIX_TSS_INDEX = 350  # TSS-350..TSS+150
+
+_PROMOTER = dict(
+    input_kind=InputKind.WINDOW,
+    input_length=INPUT_LENGTH,
+    label_kind=LabelKind.BINARY,
+    n_labels=1,
+    metrics=(Metric.AUROC, Metric.AUPRC),
+    loss=LossKind.BCE,
+    output=Activation.SIGMOID,
+    split=SplitRule(SplitKind.RANDOM, (0.8, 0.1, 0.1), stratify=True),
+)
+PROMVARY = TaskSpec(
+    name="promvary",
+    title="Promoter detection, TSS at a random offset (PromVary)",
+    paper_section="4.1.1",
+    notes=(
+        "EPD human promoters; 500 bp windows centred at -100 from the TSS, shifted by a uniform "
+        "random offset that keeps the core promoter -250..+50 inside; negatives are random "
+        "genome windows overlapping no promoter, 1:1; random 80/10/10 split."
+    ),
+    **_PROMOTER,
+)
+PROMFIX = TaskSpec(
+    name="promfix",
+    title="Promoter detection, TSS at a fixed position (PromFix)",
+    paper_section="6.1",
+    notes="As PromVary with the TSS at index 350 of every positive window (TSS-350..TSS+150).",
+    **_PROMOTER,
+)
 
 _CHROM_STRIDE = np.int64(1) << np.int64(41)
 _POS_OFFSET = np.int64(1) << np.int64(39)
@@ -336,19 +379,6 @@ def sample_negatives(
 # ----- building ----------------------------------------------------------------------------------
 
 
-def _genome(genome: Any) -> Any:
-    if hasattr(genome, "fetch_batch"):
-        return genome
-    from dnabench.io.genome import open_genome
-
-    return open_genome(genome)
-
-
-def _known(genome: Any, limit: int = 30) -> str:
-    names = genome.names
-    return ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
-
-
 def build_promvary(
     promoters_path: str | os.PathLike,
     genome: Any,
@@ -378,7 +408,7 @@ def build_promvary(
     [L/2 - center - max_shift, L/2 - center + max_shift] (default max_shift: the most that keeps
     `core` inside, 100 for the paper's numbers); a fixed `tss_index` gives PromFix.
     """
-    genome = _genome(genome)
+    genome = as_genome(genome)
     promoters_path = Path(promoters_path)
     if off_chromosome not in ("drop", "error"):
         raise ValueError(f"off_chromosome must be 'drop' or 'error', got {off_chromosome!r}")
@@ -412,7 +442,7 @@ def build_promvary(
             raise InputError(
                 promoters_path,
                 f"promoter {prom['name'].iloc[r]!r} is on chromosome {prom['chrom'].iloc[r]!r}, which genome "
-                f"{genome.path} does not have (known: {_known(genome)}); pass skip_missing=True (--skip-missing) "
+                f"{genome.path} does not have (known: {known_chromosomes(genome)}); pass skip_missing=True (--skip-missing) "
                 "to drop such promoters",
                 int(prom["line"].iloc[r]),
             )
@@ -499,16 +529,16 @@ def build_promvary(
         rows = np.arange(b, min(b + (1 << 16), n_pos))
         pos_n += int(((fetch(rows) == N).sum(axis=1) > 0).sum())
 
-    spec = get_task(task)
+    spec = PROMFIX if task == "promfix" else PROMVARY
     split_arr = regions["split"].to_numpy(dtype=str)
     class_counts = {s: {"positive": int(((split_arr == s) & (label == 1)).sum()), "negative": int(((split_arr == s) & (label == 0)).sum())} for s in SPLITS}
-    card = {
-        "task": spec.name,
-        "title": spec.title,
-        "paper_section": spec.paper_section,
-        "genome": genome_record(genome, genome_build),
-        "sources": [source_record(promoters_path, "promoters")],
-        "parameters": {
+    card = make_card(
+        spec,
+        label_names=["promoter"],
+        genome=genome,
+        genome_build=genome_build,
+        sources=[source_record(promoters_path, "promoters")],
+        parameters={
             "seed": seed,
             "input_length": L,
             "core": list(core),
@@ -524,26 +554,19 @@ def build_promvary(
             "off_chromosome": off_chromosome,
             "tss_from": tss_from,
         },
-        "split_rule": {**spec.split_rule, "fractions": fractions, "seed": seed},
-        "input_length": L,
-        "labels": {"names": ["promoter"], "groups": {}, "kind": spec.label_kind},
-        "metrics": list(spec.metrics),
-        "loss": spec.loss,
-        "loss_options": spec.loss_options(),
-        "output_activation": spec.output_activation,
-        "class_counts": class_counts,
-        "inputs": {"promoters_read": n_input, "positives": n_pos, "negatives": n_neg, "positives_with_n": pos_n},
-        "dropped": dropped,
-        "negative_sampling": neg_stats,
-        "columns": {
+        split_rule={**spec.split.to_dict(), "fractions": fractions, "seed": seed},
+        leakage=leakage_report(regions, fetch) if leakage else None,
+        columns={
             "label": "1 promoter window, 0 random genome window",
             "name": "EPD promoter name (negatives: negative_i)",
             "tss_index": "window column of the TSS, reading along the strand (-1 for negatives)",
             "source_line": "line of the promoter in the input file (-1 for negatives)",
         },
-    }
-    if leakage:
-        card["leakage"] = leakage_report(regions, fetch)
+        class_counts=class_counts,
+        inputs={"promoters_read": n_input, "positives": n_pos, "negatives": n_neg, "positives_with_n": pos_n},
+        dropped=dropped,
+        negative_sampling=neg_stats,
+    )
     with StoreWriter(out, overwrite=overwrite) as writer:
         writer.finish(card, regions, labels=label.astype(np.float32)[:, None])
     return open_store(out)
@@ -561,3 +584,54 @@ def build_promfix(
     """PromFix: PromVary with the TSS at a fixed window column (default 350: TSS-350..TSS+150)."""
     kwargs.pop("task", None)
     return build_promvary(promoters_path, genome, out, seed, tss_index=tss_index, task="promfix", **kwargs)
+
+
+# ----- the prepare commands ------------------------------------------------------------------------
+
+OffChromosome = Literal["drop", "error"]
+
+
+@dataclass
+class PromVaryOptions:
+    promoters: Path = option(help="EPD promoters: BED (EPD's or 1-bp TSS), SGA, or a chrom,tss,strand table.", argument=True)
+    genome: Path = option(help="Genome cache folder.", short="-g")
+    out: Path = option(help="Store folder to create.", short="-o")
+    seed: int = option(0, help="Random seed (offsets, negatives, split).")
+    skip_missing: bool = option(False, help="Drop promoters on chromosomes the genome lacks (counted in the card).")
+    off_chromosome: OffChromosome = option("drop", help="Windows off a chromosome end: drop (counted) or error.")
+    max_n_fraction: float = option(0.05, help="Most N allowed in a negative window.")
+    negative_chroms: Optional[list[str]] = option(None, help="Chromosomes for negatives, comma-separated (default: the promoters').")
+    build: Optional[str] = option(None, help="Genome build name for the card (hg38...).")
+    leakage: bool = option(True, help="Count identical sequences and overlapping windows across splits.")
+    overwrite: bool = option(False, help="Replace an existing store.")
+
+
+@dataclass
+class PromFixOptions(PromVaryOptions):
+    tss_index: int = option(PROMFIX_TSS_INDEX, help="Window column of the TSS (350: TSS-350..TSS+150).")
+
+
+def prepare_promvary(options: PromVaryOptions) -> Store:
+    """PromVary: 500 bp windows, TSS at a random offset, 1:1 random negatives, 80/10/10."""
+    return build_promvary(
+        options.promoters, options.genome, options.out, seed=options.seed, skip_missing=options.skip_missing,
+        off_chromosome=options.off_chromosome, max_n_fraction=options.max_n_fraction,
+        negative_chroms=options.negative_chroms, genome_build=options.build, leakage=options.leakage,
+        overwrite=options.overwrite,
+    )
+
+
+def prepare_promfix(options: PromFixOptions) -> Store:
+    """PromFix: as PromVary with the TSS at a fixed window position."""
+    return build_promfix(
+        options.promoters, options.genome, options.out, seed=options.seed, tss_index=options.tss_index,
+        skip_missing=options.skip_missing, off_chromosome=options.off_chromosome, max_n_fraction=options.max_n_fraction,
+        negative_chroms=options.negative_chroms, genome_build=options.build, leakage=options.leakage,
+        overwrite=options.overwrite,
+    )
+
+
+PREPARE = (
+    PrepareCommand("promvary", PromVaryOptions, prepare_promvary, PROMVARY),
+    PrepareCommand("promfix", PromFixOptions, prepare_promfix, PROMFIX),
+)

@@ -35,7 +35,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
@@ -44,8 +44,10 @@ from dnabench.data.leakage import leakage_report
 from dnabench.data.store import SPLITS, Store, StoreWriter, open_store
 from dnabench.io.files import InputError
 from dnabench.io.intervals import read_peaks
-from dnabench.tasks.common import genome_record, source_record
-from dnabench.tasks.registry import get_task
+from dnabench.data.task import Activation, InputKind, LabelKind, LossKind, Metric, SplitKind, SplitRule, TaskSpec
+from dnabench.tasks.base import PrepareCommand, option
+from dnabench.tasks.card import make_card
+from dnabench.tasks.common import as_genome, source_record
 from dnabench.tasks.track_labels import covered_bin_ranges, expand_ranges
 
 __all__ = ["Track", "read_track_metadata", "build_track7878", "GROUPS"]
@@ -247,10 +249,7 @@ def build_track7878(
     `holdout` {"val": [...], "test": [...]} splits by chromosome instead of `fractions`.
     `progress(stage, done, total)` is called after each file and each chromosome.
     """
-    from dnabench.io.genome import open_genome
-
-    if isinstance(genome, (str, os.PathLike)):
-        genome = open_genome(genome)
+    genome = as_genome(genome)
     if bin_size < 1 or flank < 0:
         raise ValueError(f"need bin_size >= 1 and flank >= 0, got {bin_size} and {flank}")
     if strands not in ("plus", "both"):
@@ -259,7 +258,7 @@ def build_track7878(
     if not 0 < min_overlap <= 1:
         raise ValueError(f"min_overlap is a fraction of the bin in (0, 1], got {min_overlap}")
     min_cover = max(1, int(np.ceil(min_overlap * bin_size - 1e-9)))
-    spec = get_task("track7878")
+    spec = TRACK7878
     hold: dict[str, set[str]] | None = None
     if holdout is not None:
         hold = {}
@@ -274,11 +273,11 @@ def build_track7878(
                 split_rule[f"{split}_absent_from_genome"] = absent
         fractions = None
     else:
-        fractions = dict(fractions or spec.split_rule["fractions"])
+        fractions = dict(fractions or spec.split.fraction_map())
         total = sum(fractions.values())
         if any(v < 0 for v in fractions.values()) or not np.isclose(total, 1.0) or set(fractions) - set(SPLITS):
             raise ValueError(f"split fractions must be train/val/test >= 0 summing to 1, got {fractions}")
-        split_rule = {"kind": "random by bin, seeded per chromosome", "fractions": fractions, "seed": seed}
+        split_rule = {"kind": "random", "unit": "bin", "seeded": "per chromosome", "fractions": fractions, "seed": seed}
     tracks = read_track_metadata(metadata)
     n_labels = len(tracks)
     length = bin_size + 2 * flank
@@ -326,15 +325,25 @@ def build_track7878(
             rows_chrom = regions["chrom"].cat.codes.to_numpy()
             minus = regions["strand"].cat.codes.to_numpy() == 1
             leak_seq = lambda rows: genome.fetch_batch(rows_chrom[rows], starts[rows], length=length, strands=minus[rows])  # noqa: E731
-        card = {
-            "task": "track7878",
-            "title": spec.title,
-            "paper_section": spec.paper_section,
-            "input_length": length,
-            "genome": genome_record(genome),
-            "sources": [source_record(metadata, "metadata")]
-            + [{**source_record(t.path, "peaks"), "label": t.name} for t in tracks],
-            "build": {
+        card = make_card(
+            spec.with_(input_length=length, n_labels=n_labels),
+            label_names=[t.name for t in tracks],
+            label_groups=[t.group for t in tracks],
+            labels_extra={
+                "cell_types": [t.cell_type for t in tracks],
+                "targets": [t.target for t in tracks],
+                "positives": positives,
+            },
+            genome=genome,
+            sources=[source_record(metadata, "metadata")] + [{**source_record(t.path, "peaks"), "label": t.name} for t in tracks],
+            parameters={
+                "bin_size": bin_size,
+                "flank": flank,
+                "min_overlap": min_overlap,
+                "strands": strands,
+                "seed": seed,
+            },
+            build={
                 "bin_size": bin_size,
                 "flank": flank,
                 "min_overlap": min_overlap,
@@ -348,18 +357,70 @@ def build_track7878(
                 "peaks_off_genome": int(sum(s["peaks_off_genome"] for s in per_track)),
                 "peaks_clipped_at_chromosome_end": int(sum(s["peaks_clipped"] for s in per_track)),
             },
-            "split_rule": split_rule,
-            "labels": {
-                "names": [t.name for t in tracks],
-                "kind": "multilabel",
-                "groups": [t.group for t in tracks],
-                "cell_types": [t.cell_type for t in tracks],
-                "targets": [t.target for t in tracks],
-                "positives": positives,
-            },
-            "metrics": list(spec.metrics),
-            "loss": spec.loss_kind,
-            "leakage": leakage_report(regions, leak_seq, reverse_complements=copies == 1),
-        }
+            split_rule=split_rule,
+            leakage=leakage_report(regions, leak_seq, reverse_complements=copies == 1),
+        )
         writer.finish(card, regions)
     return open_store(out)
+
+
+TRACK7878 = TaskSpec(
+    name="track7878",
+    title="Chromatin features, 7878 DNase/TF/histone labels (Track7878)",
+    paper_section="4.1.3",
+    input_kind=InputKind.WINDOW,
+    input_length=1000,
+    label_kind=LabelKind.MULTILABEL,
+    n_labels=7878,
+    metrics=(Metric.AUROC, Metric.AUPRC),
+    loss=LossKind.FOCAL,
+    output=Activation.SIGMOID,
+    split=SplitRule(SplitKind.RANDOM, (0.96, 0.01, 0.03), unit="bin"),
+    label_groups=("dnase", "tf", "histone"),
+    metric_scope="per label, then macro average overall and per group",
+    notes=(
+        "200 bp bins with at least one positive label (a file's peaks cover >= half the bin), plus "
+        "400 bp each side; one label per peak file of the metadata table; CSR labels."
+    ),
+)
+
+
+def _fractions(text: tuple[float, float, float]) -> dict[str, float]:
+    return dict(zip(SPLITS, text))
+
+
+@dataclass
+class Track7878Options:
+    peaks: Path = option(help="Metadata TSV: accession, file, group (DNase/TF/histone), cell_type[, target].", short="-p")
+    genome: Path = option(help="Genome cache folder.", short="-g")
+    out: Path = option(help="Store folder to create.", short="-o")
+    bin_size: int = option(200, help="Bin size in bp.")
+    flank: int = option(400, help="Bases added on each side of the bin (input = bin + 2 x flank).")
+    min_overlap: float = option(0.5, help="Fraction of the bin the peaks must cover for a 1.")
+    split: tuple[float, float, float] = option((0.96, 0.01, 0.03), help="Random train,val,test fractions by bin.")
+    holdout_val: Optional[list[str]] = option(None, help="Chromosomes for validation (comma list): split by chromosome.")
+    holdout_test: Optional[list[str]] = option(None, help="Chromosomes for test (comma list): split by chromosome.")
+    seed: int = option(0, help="Random seed of the split.")
+    both_strands: bool = option(False, help="Store every bin on both strands (the paper's sample count).")
+    leakage: bool = option(True, help="Also count identical sequences across splits (reads every window).")
+    overwrite: bool = option(False, help="Replace an existing store.")
+    quiet: bool = option(False, help="No progress bar.")
+
+
+def prepare_track7878(options: Track7878Options) -> Store:
+    """Track7878: 200 bp genome bins x peak files (DeepSEA's labelling), 1000 bp inputs, CSR labels."""
+    from dnabench.progress import stage_progress
+
+    holdout = None
+    if options.holdout_val or options.holdout_test:
+        holdout = {"val": list(options.holdout_val or []), "test": list(options.holdout_test or [])}
+    with stage_progress(not options.quiet) as progress:
+        return build_track7878(
+            options.peaks, options.genome, options.out, bin_size=options.bin_size, flank=options.flank,
+            min_overlap=options.min_overlap, fractions=_fractions(options.split), holdout=holdout, seed=options.seed,
+            leakage_sequences=options.leakage, strands="both" if options.both_strands else "plus",
+            overwrite=options.overwrite, progress=progress,
+        )
+
+
+PREPARE = (PrepareCommand("track7878", Track7878Options, prepare_track7878, TRACK7878),)

@@ -23,13 +23,13 @@ from dnabench.tokenize.base import (
     TokenBatch,
     Tokenizer,
     _REGISTRY,
+    TOKENIZERS,
+    TokenizerKind,
 )
 from dnabench.tokenize.bpe import BPE_FILE, BPETokenizer, train_bpe
 from dnabench.tokenize.kmer import KmerTokenizer
 from dnabench.tokenize.onehot import OneHotTokenizer
 from dnabench.tokenize.patch import PatchTokenizer
-
-TOKENIZERS: tuple[str, ...] = ("onehot", "kmer", "patch", "bpe")
 
 
 def get_tokenizer(name: str, **params: Any) -> Tokenizer:
@@ -59,6 +59,7 @@ __all__ = [
     "OneHotTokenizer",
     "PatchTokenizer",
     "TokenBatch",
+    "TokenizerKind",
     "Tokenizer",
     "get_tokenizer",
     "load_tokenizer",

@@ -11,12 +11,16 @@ import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar, Literal, Union, get_args
 
 import numpy as np
 import torch
 
 from dnabench.alphabet import N
+
+#: the tokenizer kinds (paper 5.1), listed here once: configs, the CLI and docs read them from here
+TokenizerKind = Literal["onehot", "kmer", "patch", "bpe"]
+TOKENIZERS: tuple[str, ...] = get_args(TokenizerKind)
 
 PAD, CLS, MASK, UNK = 0, 1, 2, 3
 NUM_SPECIAL = 4
@@ -183,8 +187,6 @@ class Tokenizer(ABC):
     @staticmethod
     def load(directory: str | Path) -> "Tokenizer":
         """Read a directory written by :meth:`save`, whatever the tokenizer type."""
-        import dnabench.tokenize  # noqa: F401  (registers every tokenizer class)
-
         directory = Path(directory)
         path = directory / CONFIG_FILE
         if not path.is_file():

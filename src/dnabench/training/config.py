@@ -1,7 +1,13 @@
-"""Training configuration: one typed dataclass, read from YAML and command-line flags, saved with the run."""
+"""Training configuration: one typed dataclass, read from YAML and command-line flags, saved with the run.
+
+The model's options are checked against the model's own config dataclass when the TrainConfig
+is made (`model_config`), so a typo in `--positions` or a YAML key fails before any data or
+genome is opened, with the list of valid values.
+"""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 from dataclasses import dataclass, field
@@ -9,6 +15,8 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 import yaml
+
+from dnabench.data.task import LossKind
 
 Precision = Literal["auto", "32", "bf16-mixed", "16-mixed", "bf16-true"]
 
@@ -19,7 +27,8 @@ class TrainConfig:
 
     data: str = ""
     model: str = "transformer"
-    #: options of the model, routed by dnabench.models.build_model (e.g. tokenizer, positions, hidden_size)
+    #: options of the model: flat names (tokenizer, positions, hidden_size, num_layers, ...) routed to
+    #: the part of the model's config that owns them, or whole parts (encoder: {...})
     model_options: dict[str, Any] = field(default_factory=dict)
     out: str = ""
     genome: Optional[str] = None
@@ -63,9 +72,27 @@ class TrainConfig:
             raise ValueError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction}")
         if self.precision not in Precision.__args__:  # type: ignore[attr-defined]
             raise ValueError(f"precision must be one of {Precision.__args__}, got {self.precision!r}")  # type: ignore[attr-defined]
+        if self.loss is not None:
+            LossKind.parse(self.loss, "loss")
+        self.model_config = self.resolve_model_config()
+
+    def resolve_model_config(self, **data_defaults: Any) -> Any:
+        """The model's typed config: the options given, on top of `data_defaults` (outputs, input
+        length) for the keys the options leave out. Raises ValueError naming a bad option."""
+        from dnabench.models import make_config
+
+        options = dict(self.model_options)
+        for key, value in data_defaults.items():
+            options.setdefault(key, value)
+        if self.compile:
+            options.setdefault("compile", True)
+        try:
+            return make_config(self.model, **options)
+        except TypeError as err:
+            raise ValueError(f"model {self.model!r}: {err}") from None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {f.name: copy.deepcopy(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "config") -> TrainConfig:
@@ -76,8 +103,11 @@ class TrainConfig:
         return cls(**data)
 
 
-def load_config(path: str | os.PathLike | None, overrides: dict[str, Any]) -> TrainConfig:
-    """A YAML file (optional) with command-line overrides on top; None overrides are ignored."""
+def load_config(path: str | os.PathLike | None, overrides: dict[str, Any], model_options: dict[str, Any] | None = None) -> TrainConfig:
+    """A YAML file (optional) with command-line overrides on top; None overrides are ignored.
+
+    `model_options` (flags such as --positions) are laid over the file's `model_options`.
+    """
     data: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -86,6 +116,8 @@ def load_config(path: str | os.PathLike | None, overrides: dict[str, Any]) -> Tr
             raise ValueError(f"{path}: expected a mapping of option: value")
         data.update(loaded)
     data.update({k: v for k, v in overrides.items() if v is not None})
+    if model_options:
+        data["model_options"] = {**(data.get("model_options") or {}), **model_options}
     return TrainConfig.from_dict(data, where=str(path) if path else "options")
 
 

@@ -19,7 +19,7 @@ from dnabench.alphabet import N
 from dnabench.training.config import load_config
 from dnabench.training.data import load_training_data
 from dnabench.training.run import resolve_model_dir
-from dnabench.training.scoring import SplitScorer
+from dnabench.evaluation.scoring import SplitScorer
 
 #: rows of a split predicted and scored at a time by `evaluate_run`
 EVALUATE_CHUNK = 16_384
@@ -29,18 +29,10 @@ def _device(device: str | None) -> torch.device:
     return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
 
-@torch.inference_mode()
 def predict_codes(model, codes: np.ndarray, batch_size: int = 256, device: str | None = None, reverse_complement: bool = False) -> np.ndarray:
-    """Predictions [N, K] float32 for codes [N, L], batch by batch on `device`."""
-    dev = _device(device)
-    model = model.to(dev).eval()
-    out = []
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else torch.autocast("cpu", enabled=False)
-    with autocast:
-        for start in range(0, len(codes), batch_size):
-            batch = torch.from_numpy(np.ascontiguousarray(codes[start : start + batch_size])).to(dev)
-            out.append(model.predict_codes(batch, reverse_complement=reverse_complement).float().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, model.config.head.num_outputs), np.float32)
+    """Predictions [N, K] float32 for codes [N, L] (an array or memmap), batch by batch on `device`."""
+    model = model.to(_device(device)).eval()
+    return model.predict_codes(codes, reverse_complement, batch_size=batch_size, as_numpy=True)
 
 
 def fit_length(codes: np.ndarray, length: int) -> np.ndarray:
@@ -75,7 +67,7 @@ def evaluate_run(
     run, config, model, _, metrics = _run_parts(run)
     training_data = load_training_data(data or config.data, seed=config.seed, genome=config.genome)
     rows = training_data.split(split)
-    scorer = SplitScorer(training_data.task)
+    scorer = SplitScorer(training_data.spec, training_data.labels)
     for start in range(0, rows.size, EVALUATE_CHUNK):  # bounded memory: Track7878's test split is 14 GB dense
         codes, targets = training_data.source.get_batch(rows[start : start + EVALUATE_CHUNK])
         scorer.update(targets, predict_codes(model, codes, batch_size, device, reverse_complement))
@@ -116,7 +108,7 @@ def read_prediction_input(path: str | os.PathLike, genome: str | os.PathLike | N
         strands = regions["strand"].to_numpy() if "strand" in regions else None
         codes = g.fetch_batch(regions["chrom"].to_numpy(), centre - length // 2, length=length, strands=strands)
         return regions, codes
-    from dnabench.io.sequence_table import encode_sequences, read_table
+    from dnabench.data.tables import encode_sequences, read_table
 
     frame = read_table(path)
     columns = {c.lower(): c for c in frame.columns}

@@ -13,38 +13,41 @@ import lightning as L
 import numpy as np
 import torch
 
+from dnabench.data.loader import dense_labels
+from dnabench.data.task import LabelSet, LossKind, TaskSpec
+from dnabench.evaluation.scoring import SplitScorer, is_streamed, score
 from dnabench.models.base import DNAModel
 from dnabench.models.losses import LossConfig, build_loss
-from dnabench.training.data import TaskInfo
 from dnabench.training.errors import NonFiniteLossError
-from dnabench.training.loader import dense_labels
-from dnabench.training.scoring import SplitScorer, is_streamed, score
 
 
 class DNATaskModule(L.LightningModule):
     def __init__(
         self,
         model: DNAModel,
-        task: TaskInfo,
+        spec: TaskSpec,
+        labels: LabelSet,
         lr: float = 1e-4,
         weight_decay: float = 0.01,
         warmup_fraction: float = 0.05,
         seed: int = 0,
-        loss: str | None = None,
+        loss: LossKind | str | None = None,
         grad_clip: float | None = None,
     ) -> None:
         super().__init__()
         self.model = model
-        self.task = task
+        self.spec = spec
+        self.labels = labels
         self.lr = lr
         self.weight_decay = weight_decay
         self.warmup_fraction = warmup_fraction
         self.seed = seed
         self.grad_clip = grad_clip
-        self.loss_fn = build_loss(LossConfig(kind=loss or task.loss, masked=task.masked))  # type: ignore[arg-type]
+        kind = LossKind.parse(loss, "loss") if loss is not None else spec.loss
+        self.loss_fn = build_loss(LossConfig(kind=kind.value, masked=spec.masked))  # type: ignore[arg-type]
         self._outputs: dict[str, list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]] = {}
         #: large multilabel tasks are scored from histograms filled batch by batch (bounded memory)
-        self.streamed = is_streamed(task)
+        self.streamed = is_streamed(spec, labels)
         self._scorers: dict[str, SplitScorer] = {}
         self.val_threshold: float | None = None
         self.last_metrics: dict[str, dict[str, float]] = {}
@@ -66,7 +69,7 @@ class DNATaskModule(L.LightningModule):
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """0/1 labels travel as uint8 or as CSR pieces (a fraction of the bytes); losses and metrics want float."""
         if isinstance(batch, dict) and ("label_columns" in batch or "labels" in batch and not batch["labels"].is_floating_point()):
-            batch = {**batch, "labels": dense_labels(batch, len(self.task.label_names))}
+            batch = {**batch, "labels": dense_labels(batch, len(self.labels))}
         return batch
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
@@ -91,7 +94,7 @@ class DNATaskModule(L.LightningModule):
         probs = self.model.head.activate(logits)
         if self.streamed:
             real = int(batch["real"]) if "real" in batch else probs.shape[0]  # DDP padding repeats samples
-            scorer = self._scorers.setdefault(split, SplitScorer(self.task, streamed=True))
+            scorer = self._scorers.setdefault(split, SplitScorer(self.spec, self.labels, streamed=True))
             scorer.update(batch["labels"][:real].cpu().numpy(), probs[:real].detach().cpu().numpy())
             return
         self._outputs.setdefault(split, []).append((batch["index"], probs.detach(), batch["labels"]))
@@ -119,7 +122,7 @@ class DNATaskModule(L.LightningModule):
 
     def _streamed_metrics(self, split: str) -> dict[str, float]:
         """Histograms of every rank summed (one all-reduce of fixed size), then scored."""
-        scorer = self._scorers.pop(split, None) or SplitScorer(self.task, streamed=True)
+        scorer = self._scorers.pop(split, None) or SplitScorer(self.spec, self.labels, streamed=True)
         hist = scorer.histograms
         assert hist is not None
         if self.trainer.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
@@ -136,7 +139,7 @@ class DNATaskModule(L.LightningModule):
             index, preds, targets = self.gathered(split)
             if not index.size:
                 return
-            metrics = score(self.task, targets, preds, threshold=None if split == "val" else self.val_threshold)
+            metrics = score(self.spec, self.labels, targets, preds, threshold=None if split == "val" else self.val_threshold)
             if split == "val" and "threshold" in metrics:
                 self.val_threshold = metrics["threshold"]
             if split == "test":

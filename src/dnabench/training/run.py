@@ -27,8 +27,8 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, LearningRateMon
 
 from dnabench import __version__
 from dnabench.training.config import TrainConfig, load_config, save_config
-from dnabench.training.data import TrainingData, load_training_data
-from dnabench.training.loader import split_loaders
+from dnabench.data.task import Activation, InputKind
+from dnabench.training.data import TrainingData, load_training_data, split_loaders
 from dnabench.training.module import DNATaskModule
 
 CHECKPOINTS = "checkpoints"
@@ -52,19 +52,23 @@ def build_model_for(config: TrainConfig, data: TrainingData):
     """The model a config asks for, sized for the data (outputs, input length), or loaded from --init."""
     from dnabench.models import DNAModel, build_model
 
-    task = data.task
-    options: dict[str, Any] = dict(config.model_options)
-    options.setdefault("num_outputs", len(task.label_names))
-    options.setdefault("output", task.output)
+    if data.spec.input_kind is not InputKind.WINDOW:
+        raise ValueError(
+            f"{config.data}: a {data.spec.input_kind.value} store holds [B, {'2' if data.spec.input_kind is InputKind.PAIR else 'S'}, L] "
+            f"samples, and model {config.model!r} reads one window [B, L]; train it on a window store"
+        )
+    defaults: dict[str, Any] = {"num_outputs": len(data.labels), "output": "value" if data.spec.output is Activation.IDENTITY else "probability"}
     if config.model in ("cnn_fc", "cnn_lstm"):
-        options.setdefault("seq_len", data.input_length)
-    if config.tokenizer_path:
+        defaults["seq_len"] = data.input_length
+    tokenizer = None
+    if config.tokenizer_path:  # a trained tokenizer (BPE) sets the front end's kind and parameters
         from dnabench.tokenize import load_tokenizer
 
-        options["tokenizer"] = load_tokenizer(config.tokenizer_path)
-    if config.compile:
-        options.setdefault("compile", True)
-    model = build_model(config.model, **options)
+        tokenizer = load_tokenizer(config.tokenizer_path)
+        params = tokenizer.config()
+        defaults.update({"tokenizer": tokenizer.name, **{k: params[k] for k in ("k", "stride") if k in params}})
+    model_config = config.resolve_model_config(**defaults)
+    model = build_model(config.model, model_config, tokenizer=tokenizer)
     if config.init:
         init = resolve_model_dir(config.init)
         source = DNAModel.from_pretrained(init)
@@ -141,12 +145,12 @@ def train(config: TrainConfig, resume: Path | None = None, callbacks: list[Callb
     data = load_training_data(config.data, seed=config.seed, genome=config.genome)
     model = build_model_for(config, data)
     module = DNATaskModule(
-        model, data.task, config.lr, config.weight_decay, config.warmup_fraction, config.seed, config.loss,
+        model, data.spec, data.labels, config.lr, config.weight_decay, config.warmup_fraction, config.seed, config.loss,
         grad_clip=config.grad_clip,
     )
     loaders = split_loaders(data, config)
     module.train_sampler = loaders["train"].sampler
-    monitor = f"val/{data.task.monitor}"
+    monitor = f"val/{data.spec.monitor.value}"
     ckpt_dir = out / CHECKPOINTS
     best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=monitor, mode="max", save_top_k=1, enable_version_counter=False)
     latest_every = (
@@ -232,7 +236,16 @@ def _write_results(out: Path, config: TrainConfig, data: TrainingData, module: D
         "data_description": data.description,
         "data_card_sha256": data.card_sha256,
         "input_length": data.input_length,
-        "task": data.task.__dict__,
+        "task": {
+            "name": data.spec.name,
+            "kind": data.spec.label_kind.value,
+            "input_kind": data.spec.input_kind.value,
+            "loss": data.spec.loss_name,
+            "metrics": [m.value for m in data.spec.metrics],
+            "monitor": data.spec.monitor.value,
+            "output": data.spec.output.value,
+            "label_names": list(data.labels.names),
+        },
         "world_size": trainer.world_size,
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         "started": started,
@@ -244,7 +257,7 @@ def _write_results(out: Path, config: TrainConfig, data: TrainingData, module: D
         return
     index, preds, targets = getattr(module, "test_predictions", (np.zeros(0), np.zeros((0, 0)), np.zeros((0, 0))))
     frame = pd.DataFrame({"index": index})
-    for j, name in enumerate(data.task.label_names):
+    for j, name in enumerate(data.labels.names):
         frame[f"target_{name}"] = targets[:, j] if targets.size else []
         frame[f"pred_{name}"] = preds[:, j] if preds.size else []
     frame.to_parquet(out / "test_predictions.parquet", index=False)

@@ -13,7 +13,7 @@ from typing import Optional
 
 import torch
 
-from dnabench.models.fused_norm import as_rows, compiled_on_cuda
+from dnabench.models.kernels.fused_norm import as_rows, compiled_on_cuda
 
 #: Use the Triton kernels where they can run (CUDA tensors, Triton installed).
 ENABLED = True
@@ -42,7 +42,7 @@ def _half_shape(ab: torch.Tensor) -> list[int]:
 
 @torch.library.custom_op("dnabench::gated_activation", mutates_args=())
 def _forward(ab: torch.Tensor, bias: Optional[torch.Tensor], relu: bool) -> torch.Tensor:
-    from dnabench.models import triton_glu
+    from dnabench.models.kernels import triton_glu
 
     return triton_glu.forward(as_rows(ab), bias, relu).view(_half_shape(ab))
 
@@ -57,7 +57,7 @@ def _backward_op(
     ab: torch.Tensor, bias: Optional[torch.Tensor], grad_h: torch.Tensor, relu: bool
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """-> gradients of ``ab`` and of the bias (empty without a bias)."""
-    from dnabench.models import triton_glu
+    from dnabench.models.kernels import triton_glu
 
     grad_ab, grad_bias = triton_glu.backward(as_rows(ab), bias, as_rows(grad_h), relu)
     return grad_ab.view(ab.shape), grad_bias

@@ -17,7 +17,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from dnabench.models.fused_norm import compiled_on_cuda
+from dnabench.models.kernels.fused_norm import compiled_on_cuda
 from dnabench.models.positions import apply_rotary
 
 #: Compiled on a GPU, compute q, k and v with one matmul and the Triton backward.
@@ -83,7 +83,7 @@ def _backward_op(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """[B, T, H, D] gradients of q, k (rotated), v -> the projection output's gradient
     [B, T, 3 x H x D] and the bias gradient (float32 [3 x H x D]; empty without a bias)."""
-    from dnabench.models import triton_qkv
+    from dnabench.models.kernels import triton_qkv
 
     batch, length, heads, dim = grad_q.shape
     grad_qkv, grad_bias = triton_qkv.backward(

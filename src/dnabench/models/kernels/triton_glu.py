@@ -17,7 +17,7 @@ import torch
 import triton
 import triton.language as tl
 
-from dnabench.models.triton_norm import row_programs
+from dnabench.models.kernels.triton_norm import row_programs
 
 #: Rows x columns of a tile, warps per program, and backward programs per SM.
 BLOCK_M = 16

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dnabench.alphabet import ASCII_TO_CODE, INVALID
+from dnabench.alphabet import ASCII_TO_CODE, INVALID, shift_and_flip
+from dnabench.data.loader import BatchSource
+from dnabench.data.splits import SPLIT_ALIASES, SPLITS, random_split
 from dnabench.io.files import InputError
 
-SPLITS = ("train", "val", "test")
-SPLIT_ALIASES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val", "dev": "val", "test": "test"}
 
 
 @dataclass
@@ -108,25 +108,24 @@ def load_sequence_table(
     codes, lengths = encode_sequences(frame[seq_col], str(path), length)
     labels = frame[label_columns].to_numpy(dtype=np.float32)
     if split_col is not None:
-        split = frame[split_col].astype(str).str.lower().map(SPLIT_ALIASES)
+        split = frame[split_col].astype(str).str.strip().str.lower().map(lambda v: SPLIT_ALIASES.get(v, v if v in SPLITS else None))
         if split.isna().any():
             row = int(np.flatnonzero(split.isna().to_numpy())[0])
             raise InputError(path, f"split {frame[split_col].iloc[row]!r} is not train/val/test", row + 2)
         split = split.to_numpy(dtype=object).astype(str)
     else:
-        split = random_split(len(frame), split_fractions, seed)
+        split = random_split(len(frame), split_fractions, seed).astype(str)
     return SequenceTable(codes, labels, [str(c) for c in label_columns], split, lengths, str(path))
 
 
-def random_split(n: int, fractions: tuple[float, float, float], seed: int) -> np.ndarray:
-    """Assign n rows to train/val/test in the given fractions, by a seeded permutation."""
-    if len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-6 or min(fractions) < 0:
-        raise ValueError(f"split fractions must be three non-negative numbers summing to 1, got {fractions}")
-    order = np.random.default_rng(seed).permutation(n)
-    n_train = int(round(fractions[0] * n))
-    n_val = int(round(fractions[1] * n))
-    split = np.empty(n, dtype="<U5")
-    split[order[:n_train]] = "train"
-    split[order[n_train : n_train + n_val]] = "val"
-    split[order[n_train + n_val :]] = "test"
-    return split
+class TableSource(BatchSource):
+    """Batches from an in-memory sequence table; a shift moves a sequence within itself (N fill)."""
+
+    def __init__(self, table: SequenceTable) -> None:
+        self.table = table
+
+    def codes(self, indices: np.ndarray, shifts: np.ndarray | None = None, flips: np.ndarray | None = None) -> np.ndarray:
+        return shift_and_flip(self.table.codes[indices], shifts, flips)
+
+    def labels(self, indices: np.ndarray) -> np.ndarray:
+        return self.table.labels[indices]

@@ -12,23 +12,27 @@ from typing import Any
 
 import numpy as np
 
-from dnabench.evaluation import StreamingBinaryMetrics, auroc_auprc, choose_threshold, f1, mcc, regression_metrics
-from dnabench.training.data import TaskInfo
+from dnabench.data.task import LabelKind, LabelSet, TaskSpec
+from dnabench.evaluation.classification import auroc_auprc
+from dnabench.evaluation.regression import regression_metrics
+from dnabench.evaluation.streaming import StreamingBinaryMetrics
+from dnabench.evaluation.thresholds import choose_threshold, f1, mcc
 
 #: multilabel tasks with at least this many labels are scored from streamed histograms
 #: (Track7878, DeepSEA's 919): their splits do not fit in memory as dense predictions.
 STREAMING_MIN_LABELS = 100
 
 
-def is_streamed(task: TaskInfo) -> bool:
-    return task.kind == "multilabel" and len(task.label_names) >= STREAMING_MIN_LABELS
+def is_streamed(spec: TaskSpec, labels: LabelSet) -> bool:
+    return spec.label_kind is LabelKind.MULTILABEL and len(labels) >= STREAMING_MIN_LABELS
 
 
-def score(task: TaskInfo, targets: np.ndarray, preds: np.ndarray, threshold: float | None = None) -> dict[str, float]:
+def score(spec: TaskSpec, labels: LabelSet, targets: np.ndarray, preds: np.ndarray, threshold: float | None = None) -> dict[str, float]:
     """Metrics of `preds` against `targets` ([N, K]); `threshold` None means: choose it here."""
-    if task.kind == "regression":
+    if spec.label_kind is LabelKind.REGRESSION:
         return {k: float(v) for k, v in regression_metrics(targets, preds).items()}
-    return _classification(task, auroc_auprc(targets, preds, groups=task.label_groups), targets, preds, threshold)
+    groups = list(labels.groups) if labels.groups else None
+    return _classification(spec, groups, auroc_auprc(targets, preds, groups=groups), targets, preds, threshold)
 
 
 class SplitScorer:
@@ -36,12 +40,12 @@ class SplitScorer:
     tasks, from per-label histograms whose memory does not grow with the rows
     (`StreamingBinaryMetrics`, |error| <= ~1e-4 at the default bins; its bound is reported)."""
 
-    def __init__(self, task: TaskInfo, streamed: bool | None = None, bins: int = 1 << 14) -> None:
-        self.task = task
-        self.streamed = is_streamed(task) if streamed is None else streamed
-        self.histograms = (
-            StreamingBinaryMetrics(len(task.label_names), bins, groups=task.label_groups) if self.streamed else None
-        )
+    def __init__(self, spec: TaskSpec, labels: LabelSet, streamed: bool | None = None, bins: int = 1 << 14) -> None:
+        self.spec = spec
+        self.labels = labels
+        self.streamed = is_streamed(spec, labels) if streamed is None else streamed
+        groups = list(labels.groups) if labels.groups else None
+        self.histograms = StreamingBinaryMetrics(len(labels), bins, groups=groups) if self.streamed else None
         self._parts: list[tuple[np.ndarray, np.ndarray]] = []
 
     def update(self, targets: Any, preds: Any) -> None:
@@ -54,7 +58,8 @@ class SplitScorer:
     def compute(self, threshold: float | None = None) -> dict[str, float]:
         if self.histograms is not None:
             scores = self.histograms.compute()
-            out = _classification(self.task, scores, None, None, threshold)
+            groups = list(self.labels.groups) if self.labels.groups else None
+            out = _classification(self.spec, groups, scores, None, None, threshold)
             out["metric_error_bound"] = float(max(scores.auroc.error_bound.max(initial=0), scores.auprc.error_bound.max(initial=0)))
             out["rows_scored"] = float(self.histograms.n_samples)
             return out
@@ -62,19 +67,21 @@ class SplitScorer:
             return {}
         targets = np.concatenate([t for t, _ in self._parts])
         preds = np.concatenate([p for _, p in self._parts])
-        return score(self.task, targets, preds, threshold)
+        return score(self.spec, self.labels, targets, preds, threshold)
 
 
-def _classification(task: TaskInfo, scores: Any, targets: np.ndarray | None, preds: np.ndarray | None, threshold: float | None) -> dict[str, float]:
+def _classification(
+    spec: TaskSpec, groups: list[str] | None, scores: Any, targets: np.ndarray | None, preds: np.ndarray | None, threshold: float | None
+) -> dict[str, float]:
     out = {"auroc": float(scores.auroc.macro), "auprc": float(scores.auprc.macro)}
     if scores.auroc.n_skipped:
         out["labels_skipped"] = float(scores.auroc.n_skipped)
-    if task.label_groups:
+    if groups:
         for name, group in scores.auroc.groups.items():
             out[f"auroc_{name}"] = float(group.macro)
         for name, group in scores.auprc.groups.items():
             out[f"auprc_{name}"] = float(group.macro)
-    if task.kind == "binary" and targets is not None and preds is not None:
+    if spec.label_kind is LabelKind.BINARY and targets is not None and preds is not None:
         y, p = targets[:, 0], preds[:, 0]
         keep = np.isfinite(y)
         y, p = y[keep], p[keep]

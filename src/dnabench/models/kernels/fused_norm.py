@@ -122,7 +122,7 @@ def as_rows(t: torch.Tensor) -> torch.Tensor:
 
 def _kernels():
     """The Triton kernels' module (imported on first use: importing Triton takes a second)."""
-    from dnabench.models import triton_norm
+    from dnabench.models.kernels import triton_norm
 
     return triton_norm
 

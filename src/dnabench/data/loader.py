@@ -10,29 +10,49 @@ same reason, and because each DataLoader worker must draw what the main process 
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterator
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from dnabench.alphabet import reverse_complement
 
 
-class BatchSource(Protocol):
-    """Anything that can gather a batch: codes uint8 [B, L] and labels [B, K].
+class BatchSource(abc.ABC):
+    """What the loader gathers batches from: codes and labels of whole batches in one call each.
 
-    `shifts` (int64 [B], or None) moves each window along the sequence by that many bases.
-    Labels are float32, or uint8 where every label is 0/1 (a quarter of the bytes to copy;
-    the training module turns them into float on the device). A source that keeps 0/1 labels
-    sparse also has `sparse_labels = True`, `sequences(indices, shifts)` and
-    `label_pieces(indices)` (see dnabench.data.dataset.StoreSource). A source with
-    `gathers_flips = True` also takes `flips` (bool [B]) and reads those rows from the other
-    strand in its gather; for any other source the loader flips the gathered rows itself.
+    `codes(indices, shifts, flips)` returns uint8 codes of the batch ([B, L], [B, 2, L] for
+    pairs, [B, S, L] for segmented windows). `shifts` (int64 [B] or None) moves each window
+    along its sequence by that many bases; `flips` (bool [B] or None) reads those rows from
+    the other strand. Every source takes both: a gather that reads from a genome folds the
+    flips into its strands at no cost, one that cannot applies `alphabet.shift_and_flip`.
+    `labels(indices)` returns float32 [B, K], or uint8 where every label is 0/1 (a quarter of
+    the bytes to copy; training makes them float on the device). A source that keeps 0/1
+    labels sparse sets `sparse_labels = True` and implements `label_pieces`.
     """
 
-    def get_batch(self, indices: np.ndarray, shifts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]: ...
+    #: 0/1 labels kept sparse: batches may carry them as CSR pieces (see `label_pieces`)
+    sparse_labels: bool = False
+
+    @abc.abstractmethod
+    def codes(self, indices: np.ndarray, shifts: np.ndarray | None = None, flips: np.ndarray | None = None) -> np.ndarray:
+        """uint8 codes of the rows `indices`."""
+
+    @abc.abstractmethod
+    def labels(self, indices: np.ndarray) -> np.ndarray:
+        """Dense labels [B, K] of the rows `indices`."""
+
+    def label_pieces(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(set labels per row int64 [B], their columns [nnz]) of 0/1 labels kept sparse."""
+        raise ValueError(f"{type(self).__name__} keeps no sparse labels")
+
+    def get_batch(
+        self, indices: np.ndarray, shifts: np.ndarray | None = None, flips: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(codes, dense labels) of one batch."""
+        return self.codes(indices, shifts, flips), self.labels(indices)
 
 
 def _dist_rank_world() -> tuple[int, int]:
@@ -137,7 +157,7 @@ class BatchDataset(Dataset):
         self.reverse_complement = reverse_complement
         self.max_shift = int(max_shift)
         self.seed = seed
-        self.sparse_labels = sparse_labels and bool(getattr(source, "sparse_labels", False))
+        self.sparse_labels = sparse_labels and source.sparse_labels
 
     def __len__(self) -> int:
         return len(self.sampler)
@@ -153,22 +173,16 @@ class BatchDataset(Dataset):
 
     def __getitem__(self, item: BatchItem) -> dict[str, torch.Tensor]:
         batch_number, indices, epoch, real = item
-        flip, shifts = self.augmentation(epoch, batch_number, len(indices))
-        options: dict[str, Any] = {} if shifts is None else {"shifts": shifts}
-        if flip is not None and getattr(self.source, "gathers_flips", False):
-            options["flips"], flip = flip, None  # the gather reads those rows from the other strand
+        flips, shifts = self.augmentation(epoch, batch_number, len(indices))
+        codes = self.source.codes(indices, shifts, flips)
         if self.sparse_labels:
-            codes = self.source.sequences(indices, **options)  # type: ignore[attr-defined]
-            counts, columns = self.source.label_pieces(indices)  # type: ignore[attr-defined]
+            counts, columns = self.source.label_pieces(indices)
             labels = {"label_counts": torch.from_numpy(counts), "label_columns": torch.from_numpy(columns)}
         else:
-            codes, dense = self.source.get_batch(indices, **options)
+            dense = self.source.labels(indices)
             if dense.dtype not in (np.float32, np.uint8):
                 dense = dense.astype(np.float32)
             labels = {"labels": torch.from_numpy(np.ascontiguousarray(dense))}
-        if flip is not None and flip.any():  # a source that cannot flip in its gather
-            codes = np.array(codes, copy=True)  # a foreign source's batch may be a view
-            codes[flip] = reverse_complement(codes[flip])
         index = torch.from_numpy(np.asarray(indices, dtype=np.int64))
         batch = {"codes": torch.from_numpy(np.ascontiguousarray(codes)), **labels, "index": index}
         if real < len(indices):  # DDP evaluation padding: the module leaves the repeats out of streamed metrics
@@ -278,21 +292,3 @@ def batch_loader(
         pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory,
         persistent_workers=num_workers > 0,
     )
-
-
-def split_loaders(data: Any, config: Any) -> dict[str, ResumableDataLoader]:
-    """Train / val / test loaders of a run (a TrainingData, a TrainConfig): only training shuffles and augments."""
-    return {
-        split: batch_loader(
-            data.source,
-            data.split(split),
-            config.batch_size,
-            shuffle=split == "train",
-            seed=config.seed,
-            num_workers=config.num_workers,
-            reverse_complement=config.reverse_complement_augment and split == "train",
-            max_shift=config.max_shift if split == "train" else 0,
-            sparse_labels=True,
-        )
-        for split in ("train", "val", "test")
-    }
