@@ -148,7 +148,7 @@ def test_config_routing_and_defaults():
         (lambda: FrontendConfig(tokenizer="bpe", k=3), "k applies to kmer and patch"),
         (lambda: FrontendConfig(tokenizer="patch", conv_kernel=6), "must be odd"),
         (lambda: HeadConfig(output="logit"), "output must be one of 'probability', 'value'"),
-        (lambda: ConvStackConfig(seq_len=40), "too short"),
+        (lambda: ConvStackConfig(seq_len=5), "shorter than one convolution kernel"),
         (lambda: make_config("transformer", hidden=3), "unknown option"),
         (lambda: build_model("resnet"), "unknown model 'resnet'"),
         (lambda: build_model("transformer", tokenizer="bpe"), "needs its trained tokenizer"),
@@ -166,3 +166,24 @@ def test_bpe_vocab_from_tokenizer_and_reglu():
     assert model.config.frontend.vocab_size == tok.vocab_size
     assert model.needs_attention_mask
     assert model.encoder.blocks[0].ffn.inp.out_features == 2 * 48
+
+
+@pytest.mark.parametrize("name", ["cnn_fc", "cnn_lstm"])
+@pytest.mark.parametrize("length", [50, 70, 101, 210])
+def test_cnn_baselines_run_on_short_inputs(name, length):
+    """GUE's 70 and 101 bp tables: a short input is N-padded on both sides to the shortest length
+    the DeepSEA layout takes (211 bp), which is what the same model built for 211 bp sees."""
+    torch.manual_seed(0)
+    size = {"fc_size": 16} if name == "cnn_fc" else {"lstm_hidden": 8}
+    short = build_model(name, seq_len=length, channels=(8, 8, 8), **size)
+    assert short.config.conv.padded_length() == short.config.conv.min_length() == 211
+    long = type(short)(type(short.config)(**{**short.config.__dict__, "conv": ConvStackConfig(seq_len=211, channels=(8, 8, 8))}))
+    long.load_state_dict(short.state_dict())
+    short.eval(), long.eval()
+    codes = torch.randint(0, 4, (3, length), dtype=torch.uint8)
+    left = (211 - length) // 2
+    padded = torch.full((3, 211), 4, dtype=torch.uint8)
+    padded[:, left : left + length] = codes
+    out = short.predict_codes(codes)
+    assert out.shape == (3, 1) and torch.isfinite(out).all()
+    torch.testing.assert_close(out, long.predict_codes(padded))

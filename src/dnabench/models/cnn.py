@@ -20,6 +20,7 @@ from dnabench.models.config import CNNFCConfig, CNNLSTMConfig, ConvStackConfig
 from dnabench.models.frontends import onehot_table
 from dnabench.models.heads import Head
 from dnabench.models.registry import register_model
+from dnabench.tokenize.base import PAD
 
 
 class ConvStack(nn.Module):
@@ -43,6 +44,9 @@ class ConvStack(nn.Module):
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         if ids.shape[1] == self.config.seq_len + 1:
             ids = ids[:, 1:]  # a leading CLS column
+        missing = self.config.padded_length() - ids.shape[1]
+        if missing > 0:  # a short input: PAD (a zero one-hot column, as N) on both sides
+            ids = F.pad(ids, (missing // 2, missing - missing // 2), value=PAD)
         x = F.embedding(ids, self.onehot).transpose(1, 2)  # [B, 4, L]
         return self.layers(x)
 

@@ -221,7 +221,10 @@ class ConvStackConfig:
     """DeepSEA/Basset-style trunk on one-hot input: [Conv -> (BatchNorm) -> ReLU -> MaxPool -> Dropout] x n.
 
     Convolutions are 'valid' (no padding) as in DeepSEA, so ``seq_len`` (bases) fixes the
-    length of the feature map; it must leave at least one position after the last pool.
+    length of the feature map. An input too short to leave a position after the last pool
+    (under 211 bp for the default stack: GUE's 70 and 101 bp tables) is N-padded on both
+    sides to ``padded_length()``, the shortest that does, so the same layout runs at any
+    length; at 1000 bp nothing is padded and the layout, parameters and FLOPs are DeepSEA's.
     """
 
     seq_len: int = 1000
@@ -237,17 +240,23 @@ class ConvStackConfig:
         _probability(self, "dropout")
         if not self.channels or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in self.channels):
             _fail(self, "channels", f"must be a non-empty tuple of positive integers; got {self.channels!r}")
-        if self.output_length() < 1:
-            _fail(
-                self,
-                "seq_len",
-                f"({self.seq_len}) is too short for {len(self.channels)} conv layers of kernel "
-                f"{self.kernel_size} and pool {self.pool_size}: nothing is left after the last pool",
-            )
+        if self.seq_len < self.kernel_size:
+            _fail(self, "seq_len", f"({self.seq_len}) is shorter than one convolution kernel ({self.kernel_size} bp)")
+
+    def min_length(self) -> int:
+        """The shortest input that leaves one position after the last conv + pool."""
+        length = 1
+        for _ in self.channels:
+            length = length * self.pool_size + self.kernel_size - 1
+        return length
+
+    def padded_length(self) -> int:
+        """The length the stack reads: ``seq_len``, or ``min_length()`` for shorter inputs."""
+        return max(self.seq_len, self.min_length())
 
     def output_length(self) -> int:
         """Positions left after every conv + pool (floor pooling, as nn.MaxPool1d)."""
-        length = self.seq_len
+        length = self.padded_length()
         for _ in self.channels:
             length = length - self.kernel_size + 1
             if length < 1:
