@@ -15,7 +15,8 @@ from dnabench.io.manifest import SOURCES
 
 
 class RangeHandler(BaseHTTPRequestHandler):
-    """Serves server.root; honours 'Range: bytes=N-' (206); can cut a response short once."""
+    """Serves server.root; honours 'Range: bytes=N-' (206); can cut a response short once, and can
+    leave out Content-Length (HTTP/1.0: the body ends where the connection closes)."""
 
     def log_message(self, *args):  # keep test output quiet
         pass
@@ -44,7 +45,8 @@ class RangeHandler(BaseHTTPRequestHandler):
         else:
             self.send_response(200)
         body = data[start:]
-        self.send_header("Content-Length", str(len(body)))
+        if not server.no_length:
+            self.send_header("Content-Length", str(len(body)))
         self.send_header("ETag", etag)
         self.end_headers()
         if server.cut_after is not None:
@@ -65,6 +67,7 @@ def server(tmp_path):
     httpd.requests = []
     httpd.ranges = True
     httpd.cut_after = None
+    httpd.no_length = False
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -221,3 +224,75 @@ def test_manifest_entries(shared_data):
         assert SOURCES[name].sha256 == hashlib.sha256(Path(shared_data, rel).read_bytes()).hexdigest(), name
     with pytest.raises(KeyError, match="did you mean"):
         dl.get_source("hg38")
+
+
+def test_damaged_file_is_fetched_again_with_a_given_sha256(server, tmp_path, capsys):
+    data = payload(3_000_000)
+    (server.root / "f.bin").write_bytes(data)
+    path = dl.download_url(f"{server.url}/f.bin", tmp_path / "f.bin", sha256=sha(data), progress=False)
+    path.write_bytes(data[:1000])  # cut from 3 MB to 1 kB; NAME.sha256 is still there
+    n = len(server.requests)
+    assert dl.download_url(f"{server.url}/f.bin", path, sha256=sha(data), progress=False).read_bytes() == data
+    assert len(server.requests) > n and "damaged" in capsys.readouterr().err
+    # with the right file in place, a given sha256 is checked by hashing, and nothing is fetched
+    n = len(server.requests)
+    assert dl.download_url(f"{server.url}/f.bin", path, sha256=sha(data), progress=False).read_bytes() == data
+    assert len(server.requests) == n
+
+
+def test_damaged_file_is_fetched_again_on_trust_of_first_use(server, tmp_path, capsys, monkeypatch):
+    data = payload(200_000)
+    (server.root / "f.bin").write_bytes(data)
+    path = dl.download_url(f"{server.url}/f.bin", tmp_path / "f.bin", progress=False)
+    hashed = []
+    monkeypatch.setattr(dl, "sha256_file", lambda p: hashed.append(p) or sha(Path(p).read_bytes()))
+    n = len(server.requests)
+    assert dl.download_url(f"{server.url}/f.bin", path, progress=False) == path
+    assert hashed == [] and len(server.requests) == n  # size and mtime as recorded: not read again
+    damaged = bytearray(data)
+    damaged[5] ^= 1
+    path.write_bytes(bytes(damaged))  # same size, new mtime
+    assert dl.download_url(f"{server.url}/f.bin", path, progress=False).read_bytes() == data
+    assert "damaged" in capsys.readouterr().err and len(server.requests) > n
+
+
+def test_file_without_record_is_not_replaced(server, tmp_path):
+    (server.root / "f.bin").write_bytes(payload(1000))
+    mine = tmp_path / "f.bin"
+    mine.write_bytes(b"my own file")
+    with pytest.raises(dl.ChecksumError, match="delete it to download again"):
+        dl.download_url(f"{server.url}/f.bin", mine, sha256=sha(payload(1000)), progress=False)
+    assert mine.read_bytes() == b"my own file"
+
+
+def test_response_without_length_that_ends_early_is_resumed(server, tmp_path):
+    data = payload()
+    (server.root / "f.bin").write_bytes(data)
+    server.no_length = True
+    server.cut_after = 100_000
+    path = dl.download_url(f"{server.url}/f.bin", tmp_path / "f.bin", progress=False, backoff=0)
+    assert path.read_bytes() == data
+    assert [r["range"] for r in server.requests] == [None, "bytes=100000-", "bytes=100000-"]  # the end asked for, then resumed
+
+
+def test_response_without_length_or_ranges_needs_a_sha256(server, tmp_path):
+    data = payload(5000)
+    (server.root / "f.bin").write_bytes(data)
+    server.no_length = True
+    server.ranges = False
+    with pytest.raises(dl.DownloadError, match="cannot be confirmed complete.*--sha256"):
+        dl.download_url(f"{server.url}/f.bin", tmp_path / "f.bin", progress=False, backoff=0)
+    assert not (tmp_path / "f.bin").exists()
+    assert dl.download_url(f"{server.url}/f.bin", tmp_path / "f.bin", sha256=sha(data), progress=False).read_bytes() == data
+
+
+def test_connection_refused_claims_no_part(tmp_path):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(dl.DownloadError) as err:
+        dl.download_url(f"http://127.0.0.1:{port}/f.bin", tmp_path / "f.bin", progress=False, backoff=0)
+    assert "cannot connect" in str(err.value) and ".part" not in str(err.value)
+    assert list(tmp_path.iterdir()) == []

@@ -256,6 +256,9 @@ def test_real_janggu_fasta_matches_pyfaidx(shared_data, tmp_path):
         (b">chr1\nACGT\n>chr2\nAC GT\nAC*T\n", "invalid letter '*'", 5),
         (b">chr1\nACGT\n>chr1\nAAAA\n", "duplicate sequence name 'chr1'", 3),
         (b">\nACGT\n", "empty record name", 1),
+        (b">chr1\nACGT\n>chr2\n>chr3\nACGT\n", "record 'chr2' has no sequence", 3),
+        (b">chr1\nACGT\n>chr2\n\n  \n", "record 'chr2' has no sequence", 3),
+        (b">chr1\n", "record 'chr1' has no sequence", 1),
     ],
 )
 def test_bad_fasta_gives_clear_error(tmp_path, content, message, line):
@@ -292,6 +295,26 @@ def test_bad_twobit(tmp_path):
     path.write_bytes(struct.pack("<IIII", 0x1A412743, 0, 1, 0) + b"\x04chr1" + struct.pack("<I", 999))
     with pytest.raises(InputError, match="truncated"):
         index_genome(path, tmp_path / "c", progress=False)
+    # a .2bit whose signature is damaged is refused as a .2bit, not parsed as FASTA
+    good = write_twobit(tmp_path / "g.2bit", {"chr1": "ACGT" * 10})
+    data = bytearray(good.read_bytes())
+    data[0] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"x\.2bit: not a \.2bit file \(bad signature 0x1A4127BC"):
+        index_genome(path, tmp_path / "c", progress=False)
+    write_twobit(path, {"chr1": "ACGT", "chr2": ""})
+    with pytest.raises(InputError, match="record 'chr2' has no sequence"):
+        index_genome(path, tmp_path / "c", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.2bit", "x.2bit"]
+
+
+def test_byte_order_mark_is_skipped(tmp_path, seqs):
+    plain = write_fasta(tmp_path / "plain.fa", seqs)
+    bom = tmp_path / "bom.fa"
+    bom.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    a = index_genome(plain, tmp_path / "a", progress=False)
+    b = index_genome(bom, tmp_path / "b", progress=False)
+    assert b.names == a.names and (tmp_path / "b" / "sequence.u8").read_bytes() == (tmp_path / "a" / "sequence.u8").read_bytes()
 
 
 def test_fetch_argument_errors(fasta_and_genome):
@@ -346,6 +369,11 @@ def test_killed_build_never_leaves_a_cache_that_opens(tmp_path):
     assert not out.exists()
     with pytest.raises(FileNotFoundError):
         open_genome(out)
+    # the next build of the same cache removes what the killed one left
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".cache.tmp-")]
+    small = write_fasta(tmp_path / "small.fa", {"chr1": "ACGT" * 10})
+    index_genome(small, out, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.fa", "cache", "small.fa"]
 
 
 def test_open_refuses_damaged_cache(fasta_and_genome, tmp_path):
@@ -365,11 +393,97 @@ def test_open_refuses_damaged_cache(fasta_and_genome, tmp_path):
         Genome.open(copy)
 
 
+def test_open_refuses_damaged_metadata(fasta_and_genome, tmp_path):
+    import shutil
+
+    _, genome = fasta_and_genome
+    original = json.loads((genome.path / "genome.json").read_text())
+    damages = {
+        "cut": lambda m: json.dumps(m)[:50],
+        "a list": lambda m: "[]",
+        "no chromosomes": lambda m: json.dumps({k: v for k, v in m.items() if k != "chromosomes"}),
+        "record without offset": lambda m: json.dumps({**m, "chromosomes": [{"name": "chr1", "length": 5}]}),
+        "text length": lambda m: json.dumps({**m, "total_length": "many"}),
+        "past the end": lambda m: json.dumps({**m, "total_length": 10}),
+        "alias of nothing": lambda m: json.dumps({**m, "aliases": {"1": "chr99"}}),
+        "files a list": lambda m: json.dumps({**m, "files": ["sequence.u8"]}),
+    }
+    for what, damage in damages.items():
+        copy = tmp_path / what.replace(" ", "_")
+        shutil.copytree(genome.path, copy)
+        (copy / "genome.json").write_text(damage(original))
+        with pytest.raises(InputError, match=r"genome\.json") as err:
+            Genome.open(copy)
+        assert "rebuild" in str(err.value) or "unsupported" in str(err.value), what
+    copy = tmp_path / "mask"
+    shutil.copytree(genome.path, copy)
+    (copy / "softmask.bits").unlink()
+    with pytest.raises(InputError, match=r"softmask\.bits: missing"):
+        Genome.open(copy)
+
+
+def test_verify_reads_every_byte(fasta_and_genome, tmp_path):
+    import shutil
+
+    _, genome = fasta_and_genome
+    assert genome.verify() == {"bases": int(genome.lengths.sum()), "checksummed": ["sequence.u8", "softmask.bits"]}
+    assert genome.verify(block=7)["bases"] == int(genome.lengths.sum())  # blocks that cut chromosomes
+    at = int(genome.chromosomes[1].offset) + 10
+
+    def damaged(name: str, value: int) -> Genome:
+        copy = tmp_path / name
+        shutil.copytree(genome.path, copy)
+        with open(copy / "sequence.u8", "r+b") as f:
+            f.seek(at)
+            old = f.read(1)[0]
+            f.seek(at)
+            f.write(bytes([value if value >= 0 else (old + 1) % 4]))
+        return Genome.open(copy)
+
+    with pytest.raises(InputError, match=rf"sequence\.u8: byte {at} \(chr2:11\) holds 55, not a base code"):
+        damaged("code", 55).verify()
+    with pytest.raises(InputError, match=r"sequence\.u8: (sha256 .* genome\.json records|chr2 holds \d+ N)"):
+        damaged("base", -1).verify()
+    with pytest.raises(InputError, match=r"damaged: chr2:5-20 holds byte value 55.*genome info --verify"):
+        damaged("fetch", 55).fetch("chr2", 4, 20)
+
+
+def test_overwrite_replaces_only_a_cache_of_its_own_files(fasta_and_genome, tmp_path):
+    import shutil
+
+    fasta, genome = fasta_and_genome
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    source = folder / "g.fa"
+    shutil.copy(fasta, source)
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="the output folder contains the input"):
+        index_genome(source, folder, overwrite=True, progress=False)
+    with pytest.raises(ValueError, match="the output is the input"):
+        index_genome(source, source, overwrite=True, progress=False)
+    with pytest.raises(FileExistsError, match="not a dnabench genome cache .*nothing was changed"):
+        index_genome(fasta, folder, overwrite=True, progress=False)
+    assert sorted(p.name for p in folder.iterdir()) == ["g.fa", "notes.txt"] and source.read_bytes() == fasta.read_bytes()
+    cache = tmp_path / "cache"
+    shutil.copytree(genome.path, cache)
+    (cache / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match=r"holds files dnabench did not write \(notes\.txt\)"):
+        index_genome(fasta, cache, overwrite=True, progress=False)
+    (cache / "notes.txt").unlink()
+    (cache / "genome.json").write_text("{damaged")  # still recognisably a cache: it may be rebuilt
+    index_genome(fasta, cache, overwrite=True, progress=False)
+    assert open_genome(cache).names == genome.names
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "raw"]
+
+
 def test_cache_records_checksum_and_counts(fasta_and_genome, seqs):
     import hashlib
 
     fasta, genome = fasta_and_genome
     assert genome.meta["source"]["sha256"] == hashlib.sha256(fasta.read_bytes()).hexdigest()
+    for name in ("sequence.u8", "softmask.bits"):
+        data = (genome.path / name).read_bytes()
+        assert genome.meta["files"][name] == {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
     for c in genome.chromosomes:
         assert c.length == len(seqs[c.name])
         assert c.n_count == expected_codes_string(seqs[c.name]).count("N")

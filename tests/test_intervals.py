@@ -350,6 +350,23 @@ def test_bad_bedmethyl(tmp_path: Path) -> None:
     raises_at(write(tmp_path, "m5.bed", line + pct), 2, read_bedmethyl, r"percent_methylated", r"'abc'")
 
 
+def test_bedmethyl_of_fractions(tmp_path: Path) -> None:
+    """A percent column of 0..1 fractions would give all-zero methylated reads: refused, with its line."""
+    row = "chr1\t{}\t{}\tS\t5\t+\t{}\t{}\t255,0,0\t20\t{}\n"
+    fractions = "track x\n" + "".join(row.format(i, i + 1, i, i + 1, v) for i, v in enumerate([0, 1, 0.35, 0.8, 1]))
+    raises_at(write(tmp_path, "f.bed.gz", fractions, gz=True), 4, read_bedmethyl, r"only values in 0\.\.1", r"0\.35", r"multiply")
+    for values in ([0, 1, 0, 1], [0, 0.5, 2.0], [0, 0, 0]):  # percentages: 0/1 %, one above 1 %, all unmethylated
+        text = "".join(row.format(i, i + 1, i, i + 1, v) for i, v in enumerate(values))
+        assert read_bedmethyl(write(tmp_path, "p.bed", text))["percent_methylated"].tolist() == [float(v) for v in values]
+
+
+def test_byte_order_mark(tmp_path: Path) -> None:
+    df = read_bed(write(tmp_path, "bom.bed", "\ufeffchr1\t0\t10\nchr2\t5\t6\n"))
+    assert df["chrom"].tolist() == ["chr1", "chr2"]
+    df = read_bed(write(tmp_path, "bom_track.bed", "\ufefftrack name=x\nchr1\t0\t10\n"))  # the header is still a header
+    assert df["chrom"].tolist() == ["chr1"]
+
+
 def test_min_columns_argument(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         read_bed(write(tmp_path, "a.bed", "chr1\t0\t1\n"), min_columns=2)

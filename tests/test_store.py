@@ -12,7 +12,7 @@ import pytest
 
 from dnabench.alphabet import encode, reverse_complement
 from dnabench.data.store import CSRLabels, StoreError, StoreWriter, open_store, write_store
-from dnabench.io.genome import index_genome
+from dnabench.io.genome import index_genome, open_genome
 from dnabench.synthetic import make_genome
 
 
@@ -195,6 +195,10 @@ def test_open_refuses_damaged_store(tmp_path, good_store):
     card_path.write_text(json.dumps({**c, "n_rows": 41}))
     with pytest.raises(StoreError, match="41"):
         open_store(good_store)
+    for damaged in ({**c, "files": ["labels.npy"]}, {**c, "labels": "dense"}, {**c, "files": {"labels.npy": 12}}, {**c, "n_rows": "40"}):
+        card_path.write_text(json.dumps(damaged))
+        with pytest.raises(StoreError, match="damaged card"):
+            open_store(good_store)
     card_path.write_text(original)
 
     labels = good_store / "labels.npy"
@@ -232,9 +236,120 @@ def test_csr_damage_detected(tmp_path):
     c = json.loads((tmp_path / "s" / "dataset.json").read_text())
     c["files"]["labels_indices.npy"]["sha256"] = None
     (tmp_path / "s" / "dataset.json").write_text(json.dumps(c))
-    open_store(tmp_path / "s")  # light checks pass
-    with pytest.raises(StoreError):
+    with pytest.raises(StoreError, match=r"labels_indices\.npy: label index 77 at entry 0 is out of range 0\.\.29"):
+        open_store(tmp_path / "s")  # the index range is read at every open, not only with verify
+    with pytest.raises(StoreError, match="sha256"):
         open_store(tmp_path / "s", verify=True)
+    idx[0], idx[1] = idx[1], idx[0]
+    np.save(idx_path, idx)
+    indptr = np.load(tmp_path / "s" / "labels_indptr.npy")
+    indptr[2], indptr[3] = indptr[3] + 1, indptr[2]  # pointers that go down
+    np.save(tmp_path / "s" / "labels_indptr.npy", indptr)
+    with pytest.raises(StoreError, match=r"labels_indptr\.npy: row pointers decrease at row 2"):
+        open_store(tmp_path / "s")
+
+
+def test_label_values_are_checked_at_open(tmp_path):
+    """A store whose labels.npy was edited to values its task cannot train on is refused at open."""
+
+    def store(kind: str, values: np.ndarray, loss: str | None = None) -> Path:
+        out = tmp_path / f"s{len(list(tmp_path.iterdir()))}"
+        write_store(out, {**card(2, kind), "loss": loss}, make_regions(), np.zeros((40, 2), np.float32))
+        labels = np.load(out / "labels.npy")
+        labels[:] = values
+        np.save(out / "labels.npy", labels)  # same size: the card's byte count still matches
+        return out
+
+    ones = np.zeros((40, 2), np.float32)
+    ones[::3] = 1
+    for kind in ("binary", "multilabel"):
+        open_store(store(kind, ones))
+        bad = ones.copy()
+        bad[7, 1] = 10.0
+        with pytest.raises(StoreError, match=rf"labels\.npy: label 'l1' of row 7 is 10, but a {kind} label must be 0 or 1;"):
+            open_store(store(kind, bad))
+        bad[7, 1] = 0.5
+        with pytest.raises(StoreError, match="of row 7 is 0.5"):
+            open_store(store(kind, bad))
+    missing = ones.copy()
+    missing[4, 0] = np.nan
+    with pytest.raises(StoreError, match="row 4 is nan"):
+        open_store(store("binary", missing, loss="bce"))
+    open_store(store("binary", missing, loss="masked_bce"))  # NaN is a missing target the loss leaves out
+    fractions = np.full((40, 2), 0.25, np.float32)
+    open_store(store("regression", fractions, loss="masked_bce"))
+    fractions[9, 0] = 1.5
+    with pytest.raises(StoreError, match=r"row 9 is 1.5, but a target of the masked_bce loss must be in \[0, 1\]"):
+        open_store(store("regression", fractions, loss="masked_bce"))
+    open_store(store("regression", fractions, loss="mse"))
+    fractions[11, 1] = np.inf
+    with pytest.raises(StoreError, match="row 11 is inf, but targets must be finite"):
+        open_store(store("regression", fractions, loss="mse"))
+
+
+def test_overwrite_replaces_only_a_store_of_its_own_files(tmp_path, genome):
+    out = tmp_path / "s"
+    write_store(out, card(1), make_regions(), np.zeros((40, 1), np.float32))
+    before = (out / "dataset.json").read_bytes()
+    mine = out / "notes.txt"
+    mine.write_text("mine")
+    with pytest.raises(FileExistsError, match=r"holds files dnabench did not write \(notes\.txt\).*nothing was changed"):
+        write_store(out, card(1), make_regions(n=5), np.zeros((5, 1), np.float32), overwrite=True)
+    assert mine.read_text() == "mine" and (out / "dataset.json").read_bytes() == before
+    mine.unlink()
+    with pytest.raises(FileExistsError, match="is not a dnabench store .*it is a dnabench genome cache"):
+        write_store(genome.path, card(1), make_regions(), np.zeros((40, 1), np.float32), overwrite=True)
+    assert open_genome(genome.path).names == ["chr1", "chr2"]
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "peaks.bed").write_text("chr1\t0\t10\n")
+    with pytest.raises(FileExistsError, match="is not a dnabench store"):
+        write_store(raw, card(1), make_regions(), np.zeros((40, 1), np.float32), overwrite=True)
+    assert (raw / "peaks.bed").is_file()
+    # an input recorded in the card inside the output: refused before anything is replaced
+    own = {**card(1), "sources": [{"role": "old", "path": str(out / "regions.parquet")}]}
+    with pytest.raises(StoreError, match="contains the input"):
+        write_store(out, own, make_regions(n=5), np.zeros((5, 1), np.float32), overwrite=True)
+    assert (out / "dataset.json").read_bytes() == before
+    inside = {**card(1), "genome": {"cache_path": str(out)}}
+    with pytest.raises(StoreError, match="the output is the input"):
+        write_store(out, inside, make_regions(n=5), np.zeros((5, 1), np.float32), overwrite=True)
+    assert write_store(out, card(1), make_regions(n=5), np.zeros((5, 1), np.float32), overwrite=True).n_rows == 5
+    assert leftovers(tmp_path) == ["raw", "s"]
+
+
+def test_temporary_folders_of_killed_builds_are_removed(tmp_path):
+    """Only dnabench's own `.NAME.tmp-*` folders, of a process that is gone, on this host."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    host = socket.gethostname()
+    owners = {"dead": (gone.pid, host), "live": (os.getpid(), host), "elsewhere": (gone.pid, "another-host")}
+    for name, (pid, where) in owners.items():
+        folder = tmp_path / f".s.tmp-{name}"
+        folder.mkdir()
+        (folder / "labels.npy").write_bytes(b"x" * 1000)
+        (folder / ".dnabench-build").write_text(json.dumps({"pid": pid, "host": where, "target": "s"}))
+    (tmp_path / ".s.tmp-user").mkdir()  # a folder of that name, not made by dnabench
+    (tmp_path / ".s.tmp-user" / "mine.txt").write_text("mine")
+    write_store(tmp_path / "s", card(1), make_regions(), np.zeros((40, 1), np.float32))
+    assert leftovers(tmp_path) == [".s.tmp-elsewhere", ".s.tmp-live", ".s.tmp-user", "s"]
+    assert (tmp_path / ".s.tmp-user" / "mine.txt").read_text() == "mine"
+    assert not (tmp_path / "s" / ".dnabench-build").exists()
+
+
+def test_genome_layout_checked_where_no_source_hash_is_recorded(tmp_path, genome):
+    from dnabench.synthetic import sizes_only_genome
+
+    store = write_store(tmp_path / "s", {**card(1), "genome": {"source_sha256": None, "sequences": 2, "total_length": 32_000}},
+                        make_regions(), np.zeros((40, 1), np.float32))
+    store.check_genome(sizes_only_genome(tmp_path / "same", {"chr1": 20_000, "chr2": 12_000}))
+    with pytest.raises(StoreError, match="32,000 total length, but genome .* has 31,000"):
+        store.check_genome(sizes_only_genome(tmp_path / "other", {"chr1": 19_000, "chr2": 12_000}))
 
 
 def test_store_dataset_batches(tmp_path, genome):

@@ -71,3 +71,37 @@ def test_cli(tmp_path):
     assert "6 tracks (1 DNase, 3 TF, 2 histone)" in result.output and "ENCFF001URZ" in result.output
     assert "dnabench download --accessions" in result.output
     assert (tmp_path / "t" / "accessions.txt").is_file()
+
+
+def test_byte_order_mark_and_crlf(tmp_path):
+    (tmp_path / "A.txt").write_bytes(b"\xef\xbb\xbf" + LIST_A.replace("\n", "\r\n").encode())
+    profiles, _ = read_deepfun_profiles([tmp_path / "A.txt"])
+    assert profiles[0].target == "CTCF" and profiles[0].group == "tf" and len(profiles) == 4
+
+
+def test_real_deepfun_lists(shared_data, tmp_path):
+    """DeepFun's lists: 7,879 distinct accessions, one more than the paper's 7,878 (see below)."""
+    folder = shared_data / "Track7878" / "deepfun"
+    lists = [folder / "Profiles_list_A.txt", folder / "Profiles_list_B.txt"]
+    result = CliRunner().invoke(app, ["prepare", "track7878-tracks", *map(str, lists), "--out", str(tmp_path / "tracks.tsv")])
+    assert result.exit_code == 0, result.output
+    assert "7,879 tracks (1,548 DNase, 4,631 TF, 1,700 histone)" in result.output and "listed twice" not in result.output
+    profiles, repeated = read_deepfun_profiles(lists)
+    assert repeated == [] and len(profiles) == len({p.accession for p in profiles}) == 7_879
+    accessions = (tmp_path / "accessions.txt").read_text().split()
+    assert accessions == [p.accession for p in profiles]
+    # DeepFun's README counts 1,536 histone and 4,795 TF: it counts every profile of list B (its TF
+    # model) as TF, among them 164 histone marks and variants, which the rule here calls histone
+    in_b = profiles[3_451:]
+    histone_in_b = [p for p in in_b if p.group == "histone"]
+    assert len(profiles[:3_451]) == 3_451 and len(in_b) == 4_428 and len(histone_in_b) == 164
+    assert {p.target for p in histone_in_b} == {"H2AFZ", "H2AK5ac", "H2BK120ac", "H2BK12ac", "H2BK15ac", "H2BK20ac", "H2BK5ac",
+                                               "H4K20me1", "H4K5ac", "H4K8ac"}
+    assert (1_700 - 164, 4_631 + 164) == (1_536, 4_795)
+    # every accession has a row in DeepFun's own test results (CRLF, with a header), and none more:
+    # nothing in the files marks one of the 7,879 as the one the paper leaves out
+    quality = (folder / "Accession_quality.txt").read_text().splitlines()
+    assert quality[0].split("\t")[0] == "File accession"
+    assert sorted(line.split("\t")[0] for line in quality[1:]) == sorted(accessions)
+    tracks = read_track_metadata(tmp_path / "tracks.tsv", check_files=False)
+    assert len(tracks) == 7_879 and tracks[0].accession == "ENCFF011GSD" and tracks[0].target == "CTCF"

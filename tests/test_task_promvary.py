@@ -274,3 +274,49 @@ def test_epd_formats(tmp_path):
     table.write_text("name,chrom,tss,strand\nA,chr2,10,+\nB,chr2,20,-\n")
     df = read_promoters(table)
     assert df.chrom.tolist() == ["chr2", "chr2"] and df.tss.tolist() == [10, 20] and df.name.tolist() == ["A", "B"] and df.line.tolist() == [2, 3]
+
+
+def test_full_epd_human_promoters_on_hg38_sizes(shared_data, tmp_path):
+    """EPDnew's whole human list (29,598 promoters, space-separated BED8, hg38) over a genome of
+    hg38's chromosome sizes whose sequence is all A: coordinates, strands and counts, no drops."""
+    import gzip
+    import mmap
+
+    from dnabench.synthetic import sizes_only_genome
+
+    path = shared_data / "PromVary" / "epd_hs_epdnew" / "Hs_EPDnew.bed.gz"
+    rows = [line.split(" ") for line in gzip.decompress(path.read_bytes()).decode().splitlines()]
+    assert len(rows) == 29_598 and {len(r) for r in rows} == {8}
+    tss = {r[3]: (r[0], int(r[7]) - 1 if r[5] == "-" else int(r[6]), r[5]) for r in rows}  # EPD: TSS at the thick part's 5' end
+    assert all(int(r[2]) - int(r[1]) == 60 for r in rows) and len(tss) == 29_598
+
+    genome = sizes_only_genome(tmp_path / "hg38", GRCH38)
+    # its sequence is one 3 GB sparse file: without this each first touch of a page reads ahead ~128 kB of holes (9 s)
+    genome.sequence._mmap.madvise(mmap.MADV_RANDOM)
+    store = build_promvary(path, genome, tmp_path / "store", seed=0, leakage=False)
+    card = store.card
+    assert card["genome"]["build"] == "hg38"
+    assert card["inputs"] == {"promoters_read": 29_598, "positives": 29_598, "negatives": 29_598, "positives_with_n": 0}
+    assert card["dropped"] == {"missing_chromosome": {}, "off_chromosome": 0, "off_chromosome_examples": []}
+    assert card["class_counts"] == {s: {"positive": n, "negative": n} for s, n in (("train", 23_678), ("val", 2_960), ("test", 2_960))}
+    assert card["negative_sampling"]["rejected_n"] == 0  # an all-A genome has no N: the N limit never rejects
+
+    reg = store.regions
+    pos, neg = reg[reg.label == 1], reg[reg.label == 0]
+    assert pos["chrom"].astype(str).value_counts()["chrY"] == 2 and pos["chrom"].nunique() == 24
+    want = np.array([tss[n] for n in pos["name"]], dtype=object)
+    i = pos["tss_index"].to_numpy().astype(np.int64)
+    minus = (pos["strand"] == "-").to_numpy()
+    got = np.where(minus, pos["end"].to_numpy() - 1 - i, pos["start"].to_numpy() + i)
+    np.testing.assert_array_equal(got, want[:, 1].astype(np.int64))
+    assert (pos["chrom"].astype(str).to_numpy() == want[:, 0]).all() and (pos["strand"].astype(str).to_numpy() == want[:, 2]).all()
+    assert i.min() >= 250 and i.max() <= 450
+    # negatives: inside their chromosome, overlapping no positive window
+    length = neg["chrom"].astype(str).map(GRCH38).to_numpy()
+    assert (neg["start"] >= 0).all() and (neg["end"].to_numpy() <= length).all()
+    for chrom in ("chr1", "chr19"):
+        p = pos[pos["chrom"] == chrom].sort_values("start")
+        n = neg[neg["chrom"] == chrom]
+        j = np.searchsorted(p["start"].to_numpy(), n["end"].to_numpy())  # positives starting before each negative ends
+        before = p["end"].to_numpy()[np.maximum(j - 1, 0)]
+        assert not ((j > 0) & (before > n["start"].to_numpy())).any()

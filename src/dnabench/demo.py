@@ -43,12 +43,12 @@ def run_demo(out: Path | None = None, seed: int = 0, console: Console | None = N
     console = console or Console()
     if out is None:
         with tempfile.TemporaryDirectory(prefix="dnabench-demo-") as tmp:
-            return _run(Path(tmp), seed, console)
+            return _run(Path(tmp), seed, console, temporary=True)
     out.mkdir(parents=True, exist_ok=True)
     return _run(out, seed, console)
 
 
-def _run(folder: Path, seed: int, console: Console) -> DemoResult:
+def _run(folder: Path, seed: int, console: Console, temporary: bool = False) -> DemoResult:
     from dnabench.io.genome import index_genome
     from dnabench.io.intervals import read_bed
     from dnabench.io.sampling import genome_chunks
@@ -130,7 +130,7 @@ def _run(folder: Path, seed: int, console: Console) -> DemoResult:
         store_positives=store.labels.nnz,
         labelled_windows_with_motif=with_motif,
     )
-    _show(console, result, genome, folder)
+    _show(console, result, genome, folder, temporary)
     return result
 
 
@@ -168,11 +168,9 @@ def _contains(window: np.ndarray, motif: np.ndarray) -> bool:
     return bool((view == motif).all(axis=1).any())
 
 
-def _show(console: Console, result: DemoResult, genome, folder: Path) -> None:
-    console.print(
-        f"genome: {len(genome)} chromosomes, {result.genome_bp:,} bp; {result.sites} planted motif sites; "
-        f"files in {folder}"
-    )
+def _show(console: Console, result: DemoResult, genome, folder: Path, temporary: bool = False) -> None:
+    where = "files in a temporary folder, removed on exit (keep them with --out DIR)" if temporary else f"files in {folder}"
+    console.print(f"genome: {len(genome)} chromosomes, {result.genome_bp:,} bp; {result.sites} planted motif sites; {where}")
     console.print(
         f"windows of {WINDOW} bp centred on sites (strand-aware) hold their motif: "
         f"[bold]{result.motif_found_fraction:.0%}[/]; random background windows: {result.background_motif_fraction:.0%}"

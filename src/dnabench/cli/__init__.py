@@ -21,6 +21,7 @@ from dnabench.cli.common import console, run as _run
 from dnabench.cli.data import register_data
 from dnabench.cli.genome import genome_app, parse_region, tokenizer_app
 from dnabench.cli.prepare import register_prepare
+from dnabench.cli.pretrain import register_pretrain
 from dnabench.cli.train import register_training
 
 __all__ = ["app", "parse_region"]
@@ -80,5 +81,6 @@ def demo(
 
 
 register_training(app)
+register_pretrain(app)
 register_data(app)
 register_prepare(app, console, _run)

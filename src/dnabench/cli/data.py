@@ -63,6 +63,11 @@ def store_info(
     verify: Annotated[bool, typer.Option(help="Re-hash every file against the card.")] = False,
 ) -> None:
     """Summary of a dataset store (task, rows per split, labels, leakage)."""
+    if path.is_file():
+        fail(
+            f"{path}: a file, not a dataset store folder; `store info` reads a folder written by `dnabench prepare`. "
+            f"A sequence table needs no store: `dnabench train --data {path}` reads it directly"
+        )
     from dnabench.data.store import open_store
 
     console.print(_run(lambda: open_store(path, verify=verify)).summary())

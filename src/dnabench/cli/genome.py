@@ -33,11 +33,15 @@ def genome_index(
 
 
 @genome_app.command("info")
-def genome_info(path: Annotated[Path, typer.Argument(help="Genome cache folder.")]) -> None:
+def genome_info(
+    path: Annotated[Path, typer.Argument(help="Genome cache folder.")],
+    verify: Annotated[bool, typer.Option(help="Read every byte: base codes, N counts and sha256 against genome.json.")] = False,
+) -> None:
     """List the sequences of a genome cache with their lengths and N counts."""
     from dnabench.io.genome import open_genome
 
     genome = _run(lambda: open_genome(path))
+    checked = _run(genome.verify) if verify else None
     table = Table(title=str(genome))
     for col in ("sequence", "length", "N"):
         table.add_column(col, justify="left" if col == "sequence" else "right")
@@ -46,6 +50,9 @@ def genome_info(path: Annotated[Path, typer.Argument(help="Genome cache folder."
     console.print(table)
     src = genome.meta["source"]
     console.print(f"source: {src['path']} ({src['format']}), sha256 {src['sha256']}")
+    if checked is not None:
+        hashed = ", ".join(checked["checksummed"]) or "nothing (this cache records no file checksums: re-index it to add them)"
+        console.print(f"verified: {checked['bases']:,} bases, every byte a base code, N counts as recorded; sha256 matches for {hashed}")
 
 
 REGION = re.compile(r"^(?P<chrom>[^:]+):(?P<start>[\d,]+)-(?P<end>[\d,]+)$")

@@ -15,6 +15,13 @@ Behaviour:
   expected and the computed hash, and both the final path and the `.part` are left empty. Where
   no hash is known the first download is trusted: its sha256 is printed and written to
   `NAME.sha256`, and later downloads to that folder are checked against it.
+- A file already at `NAME` is checked again before it is returned: re-hashed whenever a sha256
+  is given or pinned, else compared with the size and mtime recorded in `NAME.sha256` (and
+  re-hashed when they differ). A damaged file that dnabench downloaded (it has a `NAME.sha256`)
+  is reported and fetched again; it is replaced only once the new copy is verified.
+- A response without Content-Length that ends is not taken as complete until a Range request
+  for the bytes after it confirms there are none (a close-delimited body that was cut looks
+  like a whole one).
 - Progress: a rich progress bar (`progress=False` for none).
 - HTTP errors name the URL and the status (404: the file moved; pass `url_override`).
   Mirrors listed in the manifest are tried when the main URL fails.
@@ -72,6 +79,34 @@ class ChecksumError(DownloadError):
 
 class _Retryable(Exception):
     """A transient failure: the .part is kept and the transfer resumed."""
+
+
+class _Unconfirmed(Exception):
+    """The transfer ended, but nothing tells whether it is the whole file."""
+
+
+def _read_sidecar(sidecar: Path) -> tuple[str | None, dict]:
+    """(sha256, {"bytes", "mtime_ns"} recorded when the file was verified) of a NAME.sha256 file.
+
+    The first line is `sha256sum` output; the record is a `#` line, which `sha256sum -c` skips.
+    """
+    if not sidecar.is_file():
+        return None, {}
+    digest, record = None, {}
+    for line in sidecar.read_text().splitlines():
+        if line.startswith("# dnabench:"):
+            for item in line.split()[2:]:
+                key, _, value = item.partition("=")
+                if value.isdigit():
+                    record[key] = int(value)
+        elif line.strip() and digest is None:
+            digest = line.split()[0].lower()
+    return digest, record
+
+
+def _write_sidecar(sidecar: Path, final: Path, digest: str) -> None:
+    st = final.stat()
+    sidecar.write_text(f"{digest}  {final.name}\n# dnabench: bytes={st.st_size} mtime_ns={st.st_mtime_ns}\n")
 
 
 def list_sources() -> list[Source]:
@@ -208,6 +243,36 @@ def _transfer(url: str, part: Path, meta_path: Path, progress: bool, timeout: fl
                 advance(done)
         if total is not None and done < total:
             raise _Retryable(f"connection closed after {done} of {total} bytes")
+        chunked = "chunked" in resp.headers.get("Transfer-Encoding", "").lower()  # urllib3 checks its terminator
+    if total is None and not chunked:
+        _confirm_end(url, part, meta, headers, done, timeout)
+
+
+def _confirm_end(url: str, part: Path, meta: dict, headers: dict, done: int, timeout: float) -> None:
+    """Ask for the bytes after `done`: the server says there are none (416), or there are more and
+    the transfer resumes (_Retryable), or it cannot say (DownloadError unless a sha256 decides)."""
+    probe = {k: v for k, v in headers.items() if k not in ("Range", "If-Range")}
+    probe["Range"] = f"bytes={done}-"
+    validator = meta.get("etag") or meta.get("last_modified")
+    if validator:
+        probe["If-Range"] = validator
+    try:
+        resp = requests.get(url, headers=probe, stream=True, timeout=(timeout, timeout), allow_redirects=True)
+    except (requests.ConnectionError, requests.Timeout) as err:
+        raise _Retryable(f"cannot connect to confirm the length: {err}") from err
+    with resp:
+        if resp.status_code == 416:
+            _, total = _content_range(resp.headers.get("Content-Range"))
+            if total is None or total == done:
+                return
+            part.unlink(missing_ok=True)
+            raise _Retryable(f"the server's file has {total} bytes, not the {done} received; starting again")
+        if resp.status_code == 206:
+            raise _Retryable(f"connection closed after {done} bytes, and the server has more")
+    raise _Unconfirmed(
+        f"the server sent no Content-Length and does not answer range requests, so the {done} bytes received "
+        "cannot be confirmed complete"
+    )
 
 
 def download_url(
@@ -231,25 +296,32 @@ def download_url(
     meta = final.with_name(final.name + ".part.json")
     sidecar = final.with_name(final.name + ".sha256")
     expected = sha256.lower() if sha256 else None
+    recorded, stat = _read_sidecar(sidecar)
     trusted = False
-    if expected is None and sidecar.is_file():
-        expected = sidecar.read_text().split()[0].lower()
-        trusted = True
+    if expected is None and recorded is not None:
+        expected, trusted = recorded, True
 
     if final.exists():
-        if expected is not None and sidecar.is_file() and sidecar.read_text().split()[0].lower() == expected:
-            return final  # verified when it was written
+        st = final.stat()
+        unchanged = trusted and stat.get("bytes") == st.st_size and stat.get("mtime_ns") == st.st_mtime_ns
+        if unchanged:
+            return final  # as it was when verified: size and mtime recorded beside it
         got = sha256_file(final)
-        if expected is not None and got != expected:
+        if expected is None or got == expected:
+            _write_sidecar(sidecar, final, got)
+            if expected is None:
+                _say(f"{final.name}: already here, sha256 {got} (no known checksum: written to {sidecar.name})")
+            return final
+        if recorded is None:  # not a file dnabench downloaded: not ours to replace
             raise ChecksumError(
                 f"{final} exists but its sha256 is {got}, expected {expected}; delete it to download again",
                 expected,
                 got,
             )
-        sidecar.write_text(f"{got}  {final.name}\n")
-        if expected is None:
-            _say(f"{final.name}: already here, sha256 {got} (no known checksum: written to {sidecar.name})")
-        return final
+        _say(
+            f"{final}: damaged ({st.st_size} bytes, sha256 {got}; expected {expected}): fetching it again "
+            "(it is replaced only once the new copy is verified)"
+        )
 
     errors: list[str] = []
     for u in urls:
@@ -262,9 +334,15 @@ def download_url(
                 attempt += 1
                 if attempt > retries:
                     size = part.stat().st_size if part.exists() else 0
-                    errors.append(f"{u}: {err} (gave up after {retries} retries; {size} bytes kept in {part}, run again to resume)")
+                    kept = f"; {size} bytes kept in {part}, run again to resume" if size else ""
+                    errors.append(f"{u}: {err} (gave up after {retries} retries{kept})")
                     break
                 time.sleep(backoff * min(2 ** (attempt - 1), 30))
+            except _Unconfirmed as err:
+                if expected is None:
+                    errors.append(f"{u}: {err}; pass its sha256 (--sha256) to check it and keep it")
+                    break
+                fetched = True  # the checksum below decides
             except DownloadError as err:
                 errors.append(str(err))
                 break
@@ -274,17 +352,18 @@ def download_url(
         if expected is not None and got != expected:
             part.unlink(missing_ok=True)
             meta.unlink(missing_ok=True)
-            where = f"the sha256 first seen and kept in {sidecar}" if trusted else "the manifest"
+            where = f"the sha256 first seen and kept in {sidecar}" if trusted else "the manifest's or the one given"
+            left = f"the damaged copy at {final} was left as it was" if final.exists() else f"nothing is at {final}"
             raise ChecksumError(
                 f"{u}: checksum mismatch for {final.name}: expected sha256 {expected} ({where}), got {got}. "
-                f"The download was deleted; nothing is at {final}. If the source changed on purpose, check it "
+                f"The download was deleted; {left}. If the source changed on purpose, check it "
                 "and update the checksum.",
                 expected,
                 got,
             )
         os.replace(part, final)
         meta.unlink(missing_ok=True)
-        sidecar.write_text(f"{got}  {final.name}\n")
+        _write_sidecar(sidecar, final, got)
         if expected is None:
             _say(
                 f"{final.name}: sha256 {got} (no published checksum: trusted on first use, written to {sidecar.name}; "

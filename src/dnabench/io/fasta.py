@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dnabench.alphabet import ASCII_IS_LOWER, ASCII_TO_CODE, INVALID
-from dnabench.io.files import InputError, read_chunks_with_position
+from dnabench.io.files import UTF8_BOM, InputError, read_chunks_with_position
 
 _WHITESPACE = b" \t\r\n"
 
@@ -42,14 +42,21 @@ def read_fasta_blocks(
 ) -> Iterator[Header | SequenceBlock]:
     """Yield Header and SequenceBlock items in file order.
 
-    Letters outside ACGTN and the IUPAC codes raise InputError naming the file, line and letter.
+    Letters outside ACGTN and the IUPAC codes raise InputError naming the file, line and letter;
+    so does a record without sequence. A UTF-8 byte order mark at the start is skipped.
     `on_progress` is called with the number of file bytes consumed so far.
     """
     line = 1
     carry = b""  # a header line cut by the block border
     at_line_start = True
     seen_header = False
+    empty: Header | None = None  # the last header, until a base of its record is seen
+    first = True
     for raw, consumed in read_chunks_with_position(path, block_size):
+        if first:
+            first = False
+            if raw.startswith(UTF8_BOM):
+                raw = raw[len(UTF8_BOM) :]
         buf = carry + raw if carry else raw
         carry = b""
         pos, size = 0, len(buf)
@@ -59,7 +66,10 @@ def read_fasta_blocks(
                 if eol == -1:
                     carry = buf[pos:]
                     break
-                yield _header(path, buf[pos + 1 : eol], line)
+                if empty is not None:
+                    _raise_empty(path, empty)
+                empty = _header(path, buf[pos + 1 : eol], line)
+                yield empty
                 seen_header = True
                 line += 1
                 pos = eol + 1
@@ -71,6 +81,7 @@ def read_fasta_blocks(
                 raise InputError(path, "expected a '>' header line before sequence (is this a FASTA file?)", line)
             block = _encode_segment(path, segment, line)
             if block is not None:
+                empty = None
                 yield block
             line += segment.count(b"\n")
             at_line_start = segment.endswith(b"\n")
@@ -78,10 +89,19 @@ def read_fasta_blocks(
         if on_progress is not None:
             on_progress(consumed)
     if carry:
-        yield _header(path, carry, line)
+        if empty is not None:
+            _raise_empty(path, empty)
+        empty = _header(path, carry, line)
+        yield empty
         seen_header = True
     if not seen_header:
         raise InputError(path, "no FASTA records (empty file?)")
+    if empty is not None:
+        _raise_empty(path, empty)
+
+
+def _raise_empty(path: str | os.PathLike, header: Header) -> None:
+    raise InputError(path, f"record {header.name!r} has no sequence (a header followed by another header or the end of the file)", header.line)
 
 
 def _header(path: str | os.PathLike, text: bytes, line: int) -> Header:

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import gzip
 import hashlib
+import json
 import os
+import shutil
+import socket
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 GZIP_MAGIC = b"\x1f\x8b"
+#: the byte order mark some editors put at the start of a UTF-8 text file
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def sha256_file(path: str | os.PathLike, block: int = 1 << 22) -> str:
@@ -87,21 +93,123 @@ def read_all(path: str | os.PathLike) -> bytes:
             raise InputError(path, f"corrupt or truncated gzip data ({err})") from err
 
 
-@contextlib.contextmanager
-def atomic_dir(final: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
-    """Build a folder under a temporary name beside `final` and rename it into place only on success.
+#: a file inside a build's temporary folder saying which process is building it
+BUILD_MARKER = ".dnabench-build"
 
-    A build that is killed or fails leaves at most a hidden `.tmp-*` folder, never a folder
-    at `final` that looks complete.
+
+def check_apart(output: str | os.PathLike, inputs: Iterable[str | os.PathLike | None]) -> None:
+    """Refuse an output folder that is, or contains, one of the inputs: replacing it would delete them."""
+    out = Path(output).resolve()
+    for item in inputs:
+        if item is None:
+            continue
+        path = Path(item).resolve()
+        if path == out:
+            raise ValueError(f"{output}: the output is the input {item}; choose an output elsewhere")
+        if out in path.parents:
+            raise ValueError(f"{output}: the output folder contains the input {item}; choose an output outside it")
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return True  # not ours to judge: keep
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_builds(final: str | os.PathLike) -> list[Path]:
+    """Remove the temporary folders that killed builds of `final` left beside it.
+
+    Only folders named `.NAME.tmp-*` holding dnabench's build marker, written on this host by a
+    process that no longer runs, are removed; anything else of that name is left alone.
     """
     final = Path(final)
-    if final.exists() and not overwrite:
-        raise FileExistsError(f"{final}: already exists (pass overwrite to replace it)")
+    removed: list[Path] = []
+    if not final.parent.is_dir():
+        return removed
+    host = socket.gethostname()
+    for tmp in final.parent.glob(f".{glob.escape(final.name)}.tmp-*"):
+        marker = tmp / BUILD_MARKER
+        if tmp.is_symlink() or not tmp.is_dir() or not marker.is_file():
+            continue
+        try:
+            info = json.loads(marker.read_text())
+        except (ValueError, OSError):
+            continue
+        if not isinstance(info, dict) or info.get("host") != host or info.get("target") != final.name or _alive(info.get("pid")):
+            continue
+        _remove_tree(tmp)
+        removed.append(tmp)
+    return removed
+
+
+def _check_replaceable(final: Path, owned: Callable[[Path], set[str]] | None) -> None:
+    """Raise FileExistsError unless `final` is a folder that dnabench made and holds nothing else."""
+    if final.is_symlink() or not final.is_dir():
+        raise FileExistsError(f"{final}: exists and is not a folder; --overwrite replaces only a folder dnabench made, so nothing was changed")
+    if owned is None:
+        raise FileExistsError(f"{final}: exists; nothing was changed (remove it yourself to build it again)")
+    names = owned(final)
+    extra = sorted(p.name for p in final.iterdir() if p.name not in names)
+    if extra:
+        shown = ", ".join(extra[:5]) + (f", ... ({len(extra)} in all)" if len(extra) > 5 else "")
+        raise FileExistsError(
+            f"{final}: holds files dnabench did not write ({shown}); --overwrite would delete them, so nothing "
+            "was changed: move them out or choose another output"
+        )
+
+
+def check_target(
+    final: str | os.PathLike,
+    overwrite: bool = False,
+    *,
+    owned: Callable[[Path], set[str]] | None = None,
+    inputs: Iterable[str | os.PathLike | None] = (),
+) -> None:
+    """What `atomic_dir` checks before it starts, for a build that wants to fail before its long part."""
+    final = Path(final)
+    check_apart(final, inputs)
+    if final.exists() or final.is_symlink():
+        if not overwrite:
+            raise FileExistsError(f"{final}: already exists (pass overwrite to replace it)")
+        _check_replaceable(final, owned)
+
+
+@contextlib.contextmanager
+def atomic_dir(
+    final: str | os.PathLike,
+    overwrite: bool = False,
+    *,
+    owned: Callable[[Path], set[str]] | None = None,
+    inputs: Iterable[str | os.PathLike | None] = (),
+) -> Iterator[Path]:
+    """Build a folder under a temporary name beside `final` and rename it into place only on success.
+
+    A build that is killed or fails leaves at most a hidden `.NAME.tmp-*` folder, never a folder
+    at `final` that looks complete; the next build of `final` removes the ones whose process is
+    gone. `overwrite` replaces an existing `final` only when `owned(final)` (the names dnabench
+    wrote there; it raises FileExistsError for a folder of another kind) covers everything in
+    it, so nothing a user made is deleted. An output that is, or contains, one of `inputs` is refused.
+    """
+    final = Path(final)
+    check_target(final, overwrite, owned=owned, inputs=inputs)
     final.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_builds(final)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    marker = tmp / BUILD_MARKER
     try:
+        marker.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "target": final.name}))
         yield tmp
-        if final.exists():
+        marker.unlink(missing_ok=True)
+        if final.exists() or final.is_symlink():
+            if not overwrite:
+                raise FileExistsError(f"{final}: appeared while it was being built; nothing was replaced")
+            _check_replaceable(final, owned)  # again: the folder may have changed during a long build
             old = final.with_name(f".{final.name}.old-{os.getpid()}")
             final.rename(old)
             tmp.rename(final)
@@ -114,6 +222,4 @@ def atomic_dir(final: str | os.PathLike, overwrite: bool = False) -> Iterator[Pa
 
 
 def _remove_tree(path: Path) -> None:
-    import shutil
-
     shutil.rmtree(path, ignore_errors=True)

@@ -5,13 +5,15 @@ costs tens of microseconds; a cache of codes (1 byte a base) opened as a memory 
 whole batch of windows be gathered by one NumPy fancy-indexing call.
 
 Cache folder layout (format version 1):
-    genome.json     chromosome names, lengths, offsets, aliases, source checksum
+    genome.json     chromosome names, lengths, offsets, aliases, source checksum, and the size
+                    and sha256 of the files below (checked by `Genome.verify`)
     sequence.u8     all chromosomes' codes back to back (A=0 C=1 G=2 T=3 N=4)
     softmask.bits   optional: 1 bit a base, 1 = lowercase in the source, byte-aligned per chromosome
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -78,24 +80,67 @@ class Genome:
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> Genome:
-        """Open a cache folder written by `index_genome`; refuses incomplete or foreign folders."""
+        """Open a cache folder written by `index_genome`; refuses incomplete, damaged or foreign folders."""
         path = Path(path)
         meta_path = path / META_FILE
         if not meta_path.is_file():
             raise FileNotFoundError(f"{path}: not a genome cache (no {META_FILE}); build one with `dnabench genome index`")
-        meta = json.loads(meta_path.read_text())
-        if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
-            raise InputError(meta_path, f"unsupported genome cache format {meta.get('format')!r} v{meta.get('version')}")
+        meta = read_meta(meta_path)
         total = int(meta["total_length"])
         seq_path = path / SEQUENCE_FILE
         if not seq_path.is_file() or seq_path.stat().st_size != total:
             raise InputError(seq_path, f"missing or wrong size (expected {total} bytes): rebuild the cache")
+        for name, info in (meta.get("files") or {}).items():
+            fpath = path / name
+            if not fpath.is_file() or fpath.stat().st_size != info.get("bytes"):
+                raise InputError(fpath, f"missing or wrong size (expected {info.get('bytes')} bytes): rebuild the cache")
         sequence = np.memmap(seq_path, dtype=np.uint8, mode="r") if total else np.zeros(0, dtype=np.uint8)
         mask = None
         if meta.get("softmask"):
             mask_path = path / MASK_FILE
+            if not mask_path.is_file():
+                raise InputError(mask_path, "missing (the cache was indexed with --softmask): rebuild the cache")
             mask = np.memmap(mask_path, dtype=np.uint8, mode="r") if mask_path.stat().st_size else np.zeros(0, np.uint8)
         return cls(path, meta, sequence, mask)
+
+    def verify(self, block: int = 1 << 26) -> dict:
+        """Read every byte once: each is a base code (0-4), each chromosome's N count is the recorded
+        one, and each file's sha256 is the one genome.json records. Raises InputError naming the file."""
+        seq_path = self.path / SEQUENCE_FILE
+        files = self.meta.get("files") or {}
+        digest = hashlib.sha256() if SEQUENCE_FILE in files else None
+        order = sorted(self.chromosomes, key=lambda c: c.offset)
+        at = 0
+        for c in order:
+            if c.offset != at:
+                raise InputError(self.path / META_FILE, f"chromosome {c.name!r} starts at byte {c.offset}, expected {at}: rebuild the cache")
+            n = 0
+            for b in range(c.offset, c.offset + c.length, block):
+                chunk = np.asarray(self.sequence[b : min(b + block, c.offset + c.length)])
+                if digest is not None:
+                    digest.update(chunk)
+                if chunk.max() > N:
+                    bad = chunk > N
+                    i = int(np.argmax(bad))
+                    raise InputError(
+                        seq_path,
+                        f"byte {b + i} ({c.name}:{b + i - c.offset + 1}) holds {int(chunk[i])}, not a base code (0-4): "
+                        "the cache is damaged; rebuild it with `dnabench genome index`",
+                    )
+                n += int(np.count_nonzero(chunk == N))
+            if n != c.n_count:
+                raise InputError(seq_path, f"{c.name} holds {n} N, genome.json records {c.n_count}: the cache is damaged; rebuild it with `dnabench genome index`")
+            at += c.length
+        checked = []
+        for name, info in files.items():
+            got = digest.hexdigest() if name == SEQUENCE_FILE and digest is not None else sha256_file(self.path / name)
+            if got != info.get("sha256"):
+                raise InputError(
+                    self.path / name,
+                    f"sha256 {got}, genome.json records {info.get('sha256')}: the cache is damaged; rebuild it with `dnabench genome index`",
+                )
+            checked.append(name)
+        return {"bases": at, "checksummed": checked}
 
     # ----- names -------------------------------------------------------------------------
 
@@ -140,7 +185,15 @@ class Genome:
         """Codes of [start, end) on one strand; positions outside the chromosome are N."""
         if end < start:
             raise ValueError(f"end {end} < start {start} for {chrom}")
-        return self.fetch_batch([chrom], [start], length=end - start, strands=[strand])[0]
+        codes = self.fetch_batch([chrom], [start], length=end - start, strands=[strand])[0]
+        if codes.size and codes.max() > N:
+            value = int(codes.max())
+            raise InputError(
+                self.path / SEQUENCE_FILE,
+                f"damaged: {chrom}:{start + 1}-{end} holds byte value {value}, not a base code (0-4); "
+                "run `dnabench genome info --verify` and rebuild the cache",
+            )
+        return codes
 
     def sequence_str(self, chrom: str, start: int, end: int, strand: str = "+") -> str:
         return decode(self.fetch(chrom, start, end, strand))
@@ -255,6 +308,62 @@ def open_genome(path: str | os.PathLike) -> Genome:
     return Genome.open(path)
 
 
+_RECORD_FIELDS = ("name", "length", "offset", "mask_offset", "n_count")
+
+
+def read_meta(meta_path: Path) -> dict:
+    """genome.json, checked field by field so that a damaged one is an InputError that names it."""
+    rebuild = "rebuild the cache with `dnabench genome index`"
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise InputError(meta_path, f"damaged genome cache metadata, not valid JSON ({err}); {rebuild}") from None
+    if not isinstance(meta, dict):
+        raise InputError(meta_path, f"damaged genome cache metadata (not a JSON object); {rebuild}")
+    if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
+        raise InputError(meta_path, f"unsupported genome cache format {meta.get('format')!r} v{meta.get('version')}")
+    for key in ("total_length", "chromosomes", "source"):
+        if key not in meta:
+            raise InputError(meta_path, f"damaged genome cache metadata, no {key!r} field; {rebuild}")
+    records = meta["chromosomes"]
+    if not isinstance(records, list) or not all(isinstance(r, dict) and all(k in r for k in _RECORD_FIELDS) for r in records):
+        raise InputError(meta_path, f"damaged genome cache metadata, a 'chromosomes' record lacks {', '.join(_RECORD_FIELDS)}; {rebuild}")
+    try:
+        total = int(meta["total_length"])
+        ends = [int(r["offset"]) + int(r["length"]) for r in records]
+    except (TypeError, ValueError):
+        raise InputError(meta_path, f"damaged genome cache metadata, lengths and offsets must be integers; {rebuild}") from None
+    if any(e > total for e in ends):
+        raise InputError(meta_path, f"damaged genome cache metadata, a chromosome ends past total_length {total}; {rebuild}")
+    files = meta.get("files", {})
+    if not isinstance(files, dict) or not all(isinstance(v, dict) and isinstance(v.get("bytes"), int) for v in files.values()):
+        raise InputError(meta_path, f"damaged genome cache metadata, 'files' must map file names to their bytes and sha256; {rebuild}")
+    aliases = meta.get("aliases", {})
+    names = {r["name"] for r in records}
+    if not isinstance(aliases, dict) or not set(aliases.values()) <= names:
+        raise InputError(meta_path, f"damaged genome cache metadata, an alias names no chromosome; {rebuild}")
+    return meta
+
+
+def cache_entries(folder: Path) -> set[str]:
+    """The names dnabench writes in a genome cache; FileExistsError when `folder` is not a cache,
+    so that --overwrite never replaces a folder of another kind."""
+    meta = folder / META_FILE
+    if not meta.is_file():
+        other = " it is a dnabench store;" if (folder / "dataset.json").is_file() else ""
+        raise FileExistsError(
+            f"{folder}: exists and is not a dnabench genome cache (no {META_FILE});{other} --overwrite replaces only a "
+            "genome cache, so nothing was changed: remove it yourself or choose another --out"
+        )
+    try:
+        kind = json.loads(meta.read_text()).get("format", FORMAT)
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        kind = FORMAT  # a cache with a damaged genome.json is still a cache
+    if kind != FORMAT:
+        raise FileExistsError(f"{folder}: exists and is not a dnabench genome cache ({META_FILE} has format {kind!r}); nothing was changed")
+    return {META_FILE, SEQUENCE_FILE, MASK_FILE}
+
+
 # ----- building a cache ----------------------------------------------------------------------
 
 
@@ -270,6 +379,9 @@ class _CacheWriter:
         self._bits = np.zeros(0, dtype=np.uint8)
         self._current: dict | None = None
         self.names: set[str] = set()
+        self.seq_digest = hashlib.sha256()
+        self.mask_digest = hashlib.sha256()
+        self.mask_bytes = 0
 
     def start(self, name: str) -> None:
         """Begin a record; ValueError on a name already written."""
@@ -281,14 +393,16 @@ class _CacheWriter:
 
     def add(self, codes: np.ndarray, lowercase: np.ndarray) -> None:
         assert self._current is not None
-        self.seq.write(codes.tobytes())
+        data = codes.tobytes()
+        self.seq.write(data)
+        self.seq_digest.update(data)
         self._current["length"] += codes.size
         self._current["n_count"] += int(np.count_nonzero(codes == N))
         self.offset += codes.size
         if self.mask is not None:
             bits = np.concatenate([self._bits, lowercase]) if self._bits.size else lowercase
             whole = bits.size - bits.size % 8
-            self.mask.write(np.packbits(bits[:whole]).tobytes())
+            self._write_mask(np.packbits(bits[:whole]).tobytes())
             self._bits = bits[whole:].copy()
 
     def finish_record(self) -> None:
@@ -296,11 +410,17 @@ class _CacheWriter:
             return
         if self.mask is not None:
             if self._bits.size:
-                self.mask.write(np.packbits(self._bits).tobytes())
+                self._write_mask(np.packbits(self._bits).tobytes())
             self._bits = np.zeros(0, dtype=np.uint8)
             self.mask_offset += (self._current["length"] + 7) // 8
         self.records.append(self._current)
         self._current = None
+
+    def _write_mask(self, data: bytes) -> None:
+        assert self.mask is not None
+        self.mask.write(data)
+        self.mask_digest.update(data)
+        self.mask_bytes += len(data)
 
     def close(self) -> None:
         self.finish_record()
@@ -308,12 +428,22 @@ class _CacheWriter:
         if self.mask is not None:
             self.mask.close()
 
+    def files(self) -> dict:
+        """Size and sha256 of the files written, hashed on the way (no second pass over the genome)."""
+        out = {SEQUENCE_FILE: {"bytes": self.offset, "sha256": self.seq_digest.hexdigest()}}
+        if self.mask is not None:
+            out[MASK_FILE] = {"bytes": self.mask_bytes, "sha256": self.mask_digest.hexdigest()}
+        return out
+
 
 def detect_format(path: Path) -> str:
-    """'2bit' or 'fasta', by content (names lie: .fa.gz may be bgzip, .2bit is never compressed)."""
+    """'2bit' or 'fasta', by content (names lie: .fa.gz may be bgzip, .2bit is never compressed);
+    a file named .2bit is read as 2bit, so that one without its signature is refused, not parsed as FASTA."""
     with open(path, "rb") as f:
         head = f.read(4)
     if len(head) == 4 and SIGNATURE in (int.from_bytes(head, "little"), int.from_bytes(head, "big")):
+        return "2bit"
+    if path.name.lower().endswith(".2bit"):
         return "2bit"
     return "fasta"
 
@@ -339,11 +469,13 @@ def index_genome(
         raise FileNotFoundError(f"{source}: no such file")
     kind = detect_format(source)
     size = source.stat().st_size
-    with atomic_dir(out, overwrite=overwrite) as tmp, byte_progress(f"indexing {source.name}", size, progress) as advance:
+    with atomic_dir(out, overwrite=overwrite, owned=cache_entries, inputs=[source]) as tmp, byte_progress(f"indexing {source.name}", size, progress) as advance:
         writer = _CacheWriter(tmp, softmask)
         try:
             if kind == "2bit":
                 for record in read_twobit_index(source):
+                    if record.length == 0:
+                        raise InputError(source, f"record {record.name!r} has no sequence (0 bases)")
                     try:
                         writer.start(record.name)
                     except ValueError as err:
@@ -368,13 +500,13 @@ def index_genome(
             "bytes": size,
             "sha256": sha256_file(source),
         }
-        write_meta(tmp, described, writer.records, writer.offset, softmask)
+        write_meta(tmp, described, writer.records, writer.offset, softmask, files=writer.files())
     return Genome.open(out)
 
 
-def write_meta(folder: Path, source: dict, records: list[dict], total_length: int, softmask: bool) -> None:
+def write_meta(folder: Path, source: dict, records: list[dict], total_length: int, softmask: bool, files: dict | None = None) -> None:
     """The cache's genome.json: format and version, where the sequence came from, the chromosome
-    records (name, length, offsets, N count) and their aliases."""
+    records (name, length, offsets, N count), their aliases, and the size and sha256 of its files."""
     meta = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
@@ -384,4 +516,6 @@ def write_meta(folder: Path, source: dict, records: list[dict], total_length: in
         "chromosomes": records,
         "aliases": chromosome_aliases([r["name"] for r in records]),
     }
+    if files is not None:
+        meta["files"] = files
     (folder / META_FILE).write_text(json.dumps(meta, indent=1))

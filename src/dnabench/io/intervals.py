@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from dnabench.io.files import InputError, read_all
+from dnabench.io.files import UTF8_BOM, InputError, read_all
 
 __all__ = [
     "BED_COLUMNS",
@@ -101,12 +101,27 @@ def read_bedmethyl(path: str | os.PathLike) -> pd.DataFrame:
 
     Any further columns (the ENCODE WGBS pipeline writes 3: reference context, called context,
     genotype score) are kept as str columns named extra_1, extra_2, ...
+
+    A percent column that holds only values in [0, 1], some strictly between, is a column of
+    fractions (methylated reads would all round to 0), and raises InputError naming the line.
     """
     lines = _scan(path)
     _check_ncols(lines, 11, None, "bedMethyl")
     n = int(lines.ncols[0])
     schema = _BEDMETHYL + tuple((f"extra_{i}", "str") for i in range(1, n - len(_BEDMETHYL) + 1))
-    return _finish_bed(lines, schema)
+    df = _finish_bed(lines, schema)
+    pct = df["percent_methylated"].to_numpy()
+    if pct.size and pct.max() <= 1.0:
+        between = (pct > 0) & (pct < 1)
+        if between.any():
+            r = int(np.argmax(between))
+            raise InputError(
+                lines.path,
+                f"percent_methylated (column 11) holds only values in 0..1, such as {pct[r]:g} here: these look like "
+                "fractions, but bedMethyl gives a percentage 0..100 (multiply the column by 100)",
+                int(lines.lineno[r]),
+            )
+    return df
 
 
 def read_peaks(path: str | os.PathLike) -> pd.DataFrame:
@@ -152,6 +167,8 @@ class _Lines:
 def _scan(path: str | os.PathLike) -> _Lines:
     """Decompress, split into lines, drop blank/header lines, count columns: all vectorised."""
     data = read_all(path)
+    if data.startswith(UTF8_BOM):
+        data = data[len(UTF8_BOM) :]
     if not data:
         raise InputError(path, "file is empty")
     if b"\r" in data:

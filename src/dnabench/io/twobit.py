@@ -47,7 +47,7 @@ def read_twobit_index(path: str | os.PathLike) -> list[TwoBitRecord]:
     elif int(data[:4].view(">u4")[0]) == SIGNATURE:
         endian = ">"
     else:
-        raise InputError(path, "not a .2bit file (bad signature)")
+        raise InputError(path, f"not a .2bit file (bad signature 0x{sig_le:08X}, a .2bit starts with 0x{SIGNATURE:08X})")
     version, count = (int(x) for x in data[4:12].view(f"{endian}u4"))
     if version not in (0, 1):
         raise InputError(path, f"unsupported .2bit version {version}")

@@ -58,7 +58,7 @@ def read_deepfun_profiles(paths: Sequence[str | os.PathLike]) -> tuple[list[Prof
     for path in map(Path, paths):
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such DeepFun profile list")
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:  # a byte order mark is not part of the first target
             for line_no, line in enumerate(f, 1):
                 line = line.rstrip("\r\n")
                 if not line.strip():

@@ -51,7 +51,7 @@ import pandas as pd
 from dnabench.alphabet import N
 from dnabench.data.leakage import leakage_report
 from dnabench.data.splits import random_split
-from dnabench.data.store import SPLITS, Store, StoreWriter, open_store
+from dnabench.data.store import SPLITS, Store, StoreWriter, check_store_target, open_store
 from dnabench.io.files import InputError, read_all
 from dnabench.io.intervals import read_bed
 from dnabench.data.task import Activation, InputKind, LabelKind, LossKind, Metric, SplitKind, SplitRule, TaskSpec
@@ -335,7 +335,8 @@ def sample_negatives(
                 f"of N (max_n_fraction={max_n_fraction})"
             )
         stats["rounds"] += 1
-        m = max(2 * (n - have) + 64, 1024)
+        # on a small genome more candidates than fit side by side chain into one cluster, of which one survives
+        m = min(max(2 * (n - have) + 64, 1024), max(2 * (n - have), int(cum[-1]) // (4 * length), 16))
         stats["candidates"] += m
         u = rng.integers(0, int(cum[-1]), size=m)
         which = np.searchsorted(cum, u, side="right")
@@ -410,6 +411,8 @@ def build_promvary(
     """
     genome = as_genome(genome)
     promoters_path = Path(promoters_path)
+    inputs = [promoters_path, genome.path]
+    check_store_target(out, overwrite, inputs)
     if off_chromosome not in ("drop", "error"):
         raise ValueError(f"off_chromosome must be 'drop' or 'error', got {off_chromosome!r}")
     if not 0 <= max_n_fraction <= 1:
@@ -567,7 +570,7 @@ def build_promvary(
         dropped=dropped,
         negative_sampling=neg_stats,
     )
-    with StoreWriter(out, overwrite=overwrite) as writer:
+    with StoreWriter(out, overwrite=overwrite, inputs=inputs) as writer:
         writer.finish(card, regions, labels=label.astype(np.float32)[:, None])
     return open_store(out)
 

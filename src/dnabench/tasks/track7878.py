@@ -47,7 +47,7 @@ from dnabench.io.intervals import read_peaks
 from dnabench.data.task import Activation, InputKind, LabelKind, LossKind, Metric, SplitKind, SplitRule, TaskSpec
 from dnabench.tasks.base import PrepareCommand, option
 from dnabench.tasks.card import make_card
-from dnabench.tasks.common import as_genome, source_record
+from dnabench.tasks.common import as_genome, known_chromosomes, source_record
 from dnabench.tasks.track_labels import covered_bin_ranges, expand_ranges
 
 __all__ = ["Track", "read_track_metadata", "build_track7878", "GROUPS"]
@@ -185,6 +185,13 @@ def _spool_track(track: Track, label: int, genome: Any, spool: _RangeSpool, bin_
         lo, hi = covered_bin_ranges(starts[rows], ends[rows], bin_size, min_cover, length)
         if lo.size:
             spool.add(ci, lo, hi, label)
+    if stats["peaks_off_genome"] == stats["peaks"]:
+        shown = ", ".join(str(n) for n in names[:10]) + (f", ... ({len(names)} in all)" if len(names) > 10 else "")
+        raise InputError(
+            track.path,
+            f"no peak on the genome: all {stats['peaks']} peaks of {track.accession} lie on {shown}, and genome "
+            f"{genome.path} has {known_chromosomes(genome)}; the label would have no positive (another assembly or naming?)",
+        )
     return stats
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,17 +54,31 @@ class TrainConfig:
     #: training augmentation: move each window by a uniform integer in [-max_shift, max_shift] bases
     max_shift: int = 0
     checkpoint_every_steps: int = 0
+    #: training batches that recompute BatchNorm statistics, dropout off, before each validation
+    #: (models with BatchNorm: cnn_fc, cnn_lstm); 0: keep the running statistics of training
+    batch_norm_batches: int = 16
     val_check_interval: float = 1.0
     loss: Optional[str] = None
     compile: bool = False
     deterministic: bool = False
     wandb_project: Optional[str] = None
+    #: a progress bar on a terminal; a line a validation otherwise (and with progress: false)
     progress: bool = True
+    #: show Lightning's own info lines, tips and deprecation warnings (hidden by default)
+    verbose: bool = False
 
     def __post_init__(self) -> None:
+        self._coerce_types()
         for name in ("max_epochs", "batch_size", "num_nodes", "patience"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_steps < -1 or self.max_steps == 0:
+            raise ValueError(f"max_steps must be -1 (no limit) or >= 1, got {self.max_steps}")
+        for name in ("weight_decay", "grad_clip", "num_workers", "checkpoint_every_steps", "batch_norm_batches"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 < self.val_check_interval <= 1:
+            raise ValueError(f"val_check_interval must be in (0, 1] (a fraction of an epoch), got {self.val_check_interval}")
         if self.max_shift < 0:
             raise ValueError(f"max_shift must be >= 0, got {self.max_shift}")
         if self.lr <= 0:
@@ -75,6 +90,43 @@ class TrainConfig:
         if self.loss is not None:
             LossKind.parse(self.loss, "loss")
         self.model_config = self.resolve_model_config()
+
+    def _coerce_types(self) -> None:
+        """Numbers as YAML writes them: PyYAML reads `lr: 1e-4` (no dot) as a string, and `devices: 2`
+        or `devices: [0, 1]` as an int or a list; anything else of the wrong type is a ValueError."""
+        for f in dataclasses.fields(self):
+            value, kind = getattr(self, f.name), str(f.type)
+            if kind == "float" and isinstance(value, (str, int)) and not isinstance(value, bool):
+                try:
+                    setattr(self, f.name, float(value))
+                except ValueError:
+                    raise ValueError(f"{f.name} must be a number, got {value!r}") from None
+            elif kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+                try:
+                    number = float(value)
+                except (TypeError, ValueError):
+                    number = math.nan
+                if isinstance(value, bool) or not number.is_integer():
+                    raise ValueError(f"{f.name} must be a whole number, got {value!r}")
+                setattr(self, f.name, int(number))
+            elif kind == "bool" and not isinstance(value, bool):
+                text = str(value).strip().lower()
+                if text not in ("true", "false", "yes", "no", "1", "0"):
+                    raise ValueError(f"{f.name} must be true or false, got {value!r}")
+                setattr(self, f.name, text in ("true", "yes", "1"))
+            elif kind == "str" and not isinstance(value, str):
+                if f.name == "devices" and isinstance(value, (list, tuple)):
+                    setattr(self, f.name, ",".join(str(v) for v in value))
+                elif isinstance(value, (int, float, Path)) and not isinstance(value, bool):
+                    setattr(self, f.name, str(value))
+                else:
+                    raise ValueError(f"{f.name} must be text, got {value!r}")
+            elif kind == "Optional[str]" and value is not None and not isinstance(value, str):
+                if not isinstance(value, (int, float, Path)) or isinstance(value, bool):
+                    raise ValueError(f"{f.name} must be text, got {value!r}")
+                setattr(self, f.name, str(value))
+        if not isinstance(self.model_options, dict):
+            raise ValueError(f"model_options must be a mapping of option: value, got {self.model_options!r}")
 
     def resolve_model_config(self, **data_defaults: Any) -> Any:
         """The model's typed config: the options given, on top of `data_defaults` (outputs, input
@@ -111,7 +163,12 @@ def load_config(path: str | os.PathLike | None, overrides: dict[str, Any], model
     data: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
-        loaded = yaml.safe_load(path.read_text()) or {}
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such file")
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ValueError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
         if not isinstance(loaded, dict):
             raise ValueError(f"{path}: expected a mapping of option: value")
         data.update(loaded)

@@ -1,38 +1,115 @@
-"""Evaluate a run on a split, or predict on new sequences: FASTA, BED + genome, or a sequence table.
+"""Evaluate a run on a split or on outside data, or predict on new sequences: FASTA, BED + genome, or a sequence table.
 
 Both load the run's best model with `from_pretrained`; neither needs Lightning. New sequences
 are centred and cut or padded with N to the length the model was trained on, so a CNN (fixed
-input length) and a Transformer see what they saw in training.
+input length) and a Transformer see what they saw in training; one `InputLengthWarning` counts
+the sequences that were changed.
+
+Precision: both compute in float32 by default, on every device, so a row's prediction does not
+depend on the batch it is predicted in beyond float32 rounding (TF32 is switched off for the
+call on CUDA). `bf16=True` runs the model under bf16 autocast: faster on a GPU, and within about
+1e-2 of float32 (docs/training.md gives the numbers).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
 from dnabench.alphabet import N
-from dnabench.training.config import load_config
-from dnabench.training.data import load_training_data
-from dnabench.training.run import resolve_model_dir
+from dnabench.data.splits import normalise_split
+from dnabench.data.task import LabelSet, TaskSpec
 from dnabench.evaluation.scoring import SplitScorer
+from dnabench.training.config import load_config
+from dnabench.training.data import TrainingData, load_training_data
+
+__all__ = [
+    "BF16_TOLERANCE",
+    "Evaluation",
+    "InputLengthWarning",
+    "evaluate_run",
+    "fit_length",
+    "fit_rows",
+    "float32_math",
+    "predict_codes",
+    "predict_file",
+    "read_prediction_input",
+    "resolve_model_dir",
+    "warn_lengths",
+]
 
 #: rows of a split predicted and scored at a time by `evaluate_run`
 EVALUATE_CHUNK = 16_384
+#: largest difference of a bf16-autocast prediction (probability or value of unit scale) from the
+#: float32 one that `bf16=True` promises; float32 runs agree across batch sizes to float32 rounding
+BF16_TOLERANCE = 1e-2
+
+
+class InputLengthWarning(UserWarning):
+    """Inputs of another length than the run's were centre-cropped or N-padded (the counts are in the message)."""
+
+
+def resolve_model_dir(path: str | os.PathLike) -> Path:
+    """A run folder (its best/ model) or a save_pretrained folder."""
+    path = Path(path)
+    if (path / "config.json").is_file():
+        return path
+    if (path / "best" / "config.json").is_file():
+        return path / "best"
+    raise FileNotFoundError(f"{path}: neither a saved model (config.json) nor a run folder with best/")
 
 
 def _device(device: str | None) -> torch.device:
     return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
 
-def predict_codes(model, codes: np.ndarray, batch_size: int = 256, device: str | None = None, reverse_complement: bool = False) -> np.ndarray:
-    """Predictions [N, K] float32 for codes [N, L] (an array or memmap), batch by batch on `device`."""
-    model = model.to(_device(device)).eval()
-    return model.predict_codes(codes, reverse_complement, batch_size=batch_size, as_numpy=True)
+@contextlib.contextmanager
+def float32_math(device: torch.device) -> Iterator[None]:
+    """IEEE float32 matmuls and convolutions on CUDA for the duration (cuDNN uses TF32 by default,
+    whose 10-bit mantissa would make predictions depend on the kernels chosen for a batch size)."""
+    if device.type != "cuda":
+        yield
+        return
+    settings = [torch.backends.cuda.matmul, torch.backends.cudnn.conv] if hasattr(torch.backends.cudnn, "conv") else []
+    if settings and all(hasattr(s, "fp32_precision") for s in settings):
+        saved = [s.fp32_precision for s in settings]
+        try:
+            for s in settings:
+                s.fp32_precision = "ieee"
+            yield
+        finally:
+            for s, value in zip(settings, saved):
+                s.fp32_precision = value
+        return
+    saved_flags = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    try:
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved_flags
+
+
+def predict_codes(
+    model, codes: np.ndarray, batch_size: int = 256, device: str | None = None, reverse_complement: bool = False, bf16: bool = False
+) -> np.ndarray:
+    """Predictions [N, K] float32 for codes [N, L] (an array or memmap), batch by batch on `device`.
+
+    float32 unless `bf16` (bf16 autocast on the model's device, within `BF16_TOLERANCE`)."""
+    target = _device(device)
+    model = model.to(target).eval()
+    context = contextlib.nullcontext() if bf16 else float32_math(target)
+    with context:
+        return model.predict_codes(codes, reverse_complement, batch_size=batch_size, autocast=bf16, as_numpy=True)
 
 
 def fit_length(codes: np.ndarray, length: int) -> np.ndarray:
@@ -49,32 +126,182 @@ def fit_length(codes: np.ndarray, length: int) -> np.ndarray:
     return out
 
 
+def warn_lengths(lengths: np.ndarray, length: int, source: str) -> bool:
+    """One InputLengthWarning with the counts of `lengths` that differ from `length`; True if any do."""
+    lengths = np.asarray(lengths)
+    longer, shorter = int((lengths > length).sum()), int((lengths < length).sum())
+    if longer or shorter:
+        warnings.warn(
+            InputLengthWarning(
+                f"{source}: {longer + shorter:,} of {lengths.size:,} sequences are not {length} bp, the run's input length: "
+                f"{longer:,} longer (centre-cropped), {shorter:,} shorter (N-padded on both sides)"
+            ),
+            stacklevel=3,
+        )
+    return bool(longer or shorter)
+
+
+def fit_rows(codes: np.ndarray, lengths: np.ndarray, length: int, source: str = "input") -> np.ndarray:
+    """Row i's first `lengths[i]` codes centre-cropped or N-padded to `length` (each row about its
+    own centre, not the padded block's); one InputLengthWarning counts the rows changed."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    if not warn_lengths(lengths, length, source) and codes.shape[1] == length:
+        return codes
+    out = np.full((lengths.size, length), N, dtype=np.uint8)
+    for n in np.unique(lengths):
+        rows = np.flatnonzero(lengths == n)
+        out[rows] = fit_length(codes[rows, : int(n)], length)
+    return out
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def _run_parts(run: str | os.PathLike):
     from dnabench.models import DNAModel
 
     run = Path(run)
+    model_dir = resolve_model_dir(run)
+    if model_dir == run and not (run / "config.yaml").is_file() and (run.parent / "config.yaml").is_file():
+        run = run.parent  # a saved model inside a run folder (RUN/last, RUN/best)
+    if not (run / "config.yaml").is_file():
+        raise FileNotFoundError(f"{run}: not a run folder (no config.yaml); `dnabench train --out {run}` makes one")
     config = load_config(run / "config.yaml", {})
-    model = DNAModel.from_pretrained(resolve_model_dir(run))
-    meta = json.loads((run / "run.json").read_text()) if (run / "run.json").is_file() else {}
-    metrics = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").is_file() else {}
-    return run, config, model, meta, metrics
+    model = DNAModel.from_pretrained(model_dir)
+    return run, config, model, _read_json(run / "run.json"), _read_json(run / "metrics.json")
+
+
+def run_task(meta: dict[str, Any], input_length: int, where: Path) -> tuple[TaskSpec, LabelSet]:
+    """The spec and labels a run was trained with, from its run.json (no data needed)."""
+    task = meta.get("task")
+    if not task or not task.get("label_names"):
+        raise ValueError(f"{where}/run.json records no task; evaluate this run on a store or a table with a split column")
+    card = {
+        "task": task.get("name", "run"),
+        "labels": {"kind": task.get("kind", "regression"), "names": list(task["label_names"])},
+        "loss": task.get("loss"),
+        "metrics": task.get("metrics"),
+        "output_activation": task.get("output"),
+        "sample": {"kind": task.get("input_kind", "window"), "length": input_length},
+    }
+    return TaskSpec.from_card(card), LabelSet(tuple(task["label_names"]))
+
+
+@dataclass
+class Evaluation:
+    """What `evaluate_run` scored and where it wrote it."""
+
+    metrics: dict[str, float]
+    data: str
+    split: str
+    rows: int
+    path: Path
+
+    @property
+    def title(self) -> str:
+        where = "all rows" if self.split == "all" else f"{self.split} split"
+        return f"{Path(self.data).name}: {where}, {self.rows:,} rows"
+
+
+def _same_path(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+
+
+def _data_stem(path: Path) -> str:
+    name = path.name
+    for suffix in (".gz", ".csv", ".tsv", ".txt", ".tab", ".parquet", ".pq"):
+        name = name.removesuffix(suffix)
+    return name or "data"
+
+
+def _outside_table(path: Path, split: str, labels: LabelSet, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """Codes, true lengths and targets of an outside table's rows: its `split` rows when it has a
+    split column, every row when it has none. The run's label columns are looked up by name."""
+    from dnabench.data.tables import load_sequence_table, read_table
+    from dnabench.io.files import InputError
+
+    columns = {str(c).lower(): str(c) for c in read_table(path).columns}
+    missing = [name for name in labels.names if name not in columns.values()]
+    if missing:
+        raise InputError(
+            path,
+            f"no label column(s) {', '.join(map(repr, missing))} of this run (columns: {', '.join(columns.values())}); "
+            "`dnabench predict` takes sequences without labels",
+        )
+    table = load_sequence_table(path, label_columns=list(labels.names), seed=seed)
+    if "split" not in columns:
+        rows, used = np.arange(len(table.codes)), "all"
+    else:
+        rows, used = table.indices(split), split
+        if rows.size == 0:
+            raise ValueError(f"{path}: no rows with split {split!r} (counts: {table.counts()})")
+    return table.codes[rows], table.lengths[rows], table.labels[rows], used
 
 
 def evaluate_run(
-    run: str | os.PathLike, data: str | None = None, split: str = "test", batch_size: int = 256, device: str | None = None, reverse_complement: bool = False
-) -> dict[str, float]:
-    """Metrics of the run's best model on one split; written to RUN/eval_<split>.json."""
-    run, config, model, _, metrics = _run_parts(run)
-    training_data = load_training_data(data or config.data, seed=config.seed, genome=config.genome)
-    rows = training_data.split(split)
-    scorer = SplitScorer(training_data.spec, training_data.labels)
-    for start in range(0, rows.size, EVALUATE_CHUNK):  # bounded memory: Track7878's test split is 14 GB dense
-        codes, targets = training_data.source.get_batch(rows[start : start + EVALUATE_CHUNK])
-        scorer.update(targets, predict_codes(model, codes, batch_size, device, reverse_complement))
+    run: str | os.PathLike,
+    data: str | None = None,
+    split: str = "test",
+    batch_size: int = 256,
+    device: str | None = None,
+    reverse_complement: bool = False,
+    out: str | os.PathLike | None = None,
+    bf16: bool = False,
+    genome: str | os.PathLike | None = None,
+) -> Evaluation:
+    """Metrics of the run's best model on one split of its data, or on outside data.
+
+    Outside data (`data`, other than the run's own) is a store (its `split` rows) or a table:
+    scored whole when it has no split column, else its `split` rows; its labels are the run's
+    label columns, by name, and F1/MCC use the run's validation threshold. The result goes to
+    `out`, or RUN/eval_SPLIT.json for the run's own data and RUN/eval_DATA_SPLIT.json otherwise.
+    """
+    run, config, model, meta, metrics = _run_parts(run)
+    split = normalise_split(split)
     threshold = metrics.get("val", {}).get("threshold")
-    result = scorer.compute(threshold=threshold if split != "val" else None)
-    (run / f"eval_{split}.json").write_text(json.dumps({"data": str(data or config.data), "split": split, **result}, indent=1))
-    return result
+    own = data is None or _same_path(data, config.data)
+    source = str(config.data if own else data)
+    if own or Path(source).is_dir():
+        training_data: TrainingData = load_training_data(source, seed=config.seed, genome=genome or config.genome)
+        rows = training_data.split(split)
+        if rows.size == 0:
+            raise ValueError(f"{source}: split {split!r} has no rows ({training_data.extra.get('counts', {})})")
+        run_labels = tuple((meta.get("task") or {}).get("label_names") or training_data.labels.names)
+        if training_data.labels.names != run_labels:
+            raise ValueError(
+                f"{source}: labels {list(training_data.labels.names)[:5]} are not this run's {list(run_labels)[:5]} "
+                f"({len(training_data.labels)} vs {len(run_labels)} labels)"
+            )
+        scorer = SplitScorer(training_data.spec, training_data.labels)
+        length = int(meta.get("input_length") or training_data.input_length)
+        if training_data.input_length and training_data.input_length != length:
+            warn_lengths(np.full(rows.size, training_data.input_length), length, source)
+        for start in range(0, rows.size, EVALUATE_CHUNK):  # bounded memory: Track7878's test split is 14 GB dense
+            codes, targets = training_data.source.get_batch(rows[start : start + EVALUATE_CHUNK])
+            codes = fit_length(codes, length)
+            scorer.update(targets, predict_codes(model, codes, batch_size, device, reverse_complement, bf16))
+        used, count = split, int(rows.size)
+    else:
+        length = int(meta.get("input_length") or 0)
+        if not length:
+            raise ValueError(f"{run}/run.json records no input_length")
+        spec, labels = run_task(meta, length, run)
+        codes, lengths, targets, used = _outside_table(Path(source), split, labels, config.seed)
+        codes = fit_rows(codes, lengths, length, source)
+        scorer = SplitScorer(spec, labels)
+        for start in range(0, len(codes), EVALUATE_CHUNK):
+            stop = start + EVALUATE_CHUNK
+            scorer.update(targets[start:stop], predict_codes(model, codes[start:stop], batch_size, device, reverse_complement, bf16))
+        count = int(len(codes))
+    result = scorer.compute(threshold=threshold if used != "val" or not own else None)
+    if out is None:
+        out = run / (f"eval_{used}.json" if own else f"eval_{_data_stem(Path(source))}_{used}.json")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    record = {"data": source, "split": used, "rows": count, "precision": "bf16" if bf16 else "float32", **result}
+    out.write_text(json.dumps(record, indent=1))
+    return Evaluation(result, source, used, count, out)
 
 
 def read_prediction_input(path: str | os.PathLike, genome: str | os.PathLike | None, length: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -82,6 +309,8 @@ def read_prediction_input(path: str | os.PathLike, genome: str | os.PathLike | N
     from dnabench.io.files import InputError
 
     path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
     name = path.name.lower().removesuffix(".gz")
     if name.endswith((".fa", ".fasta", ".fna", ".fas")):
         from dnabench.io.fasta import Header, read_fasta_blocks
@@ -94,8 +323,11 @@ def read_prediction_input(path: str | os.PathLike, genome: str | os.PathLike | N
             else:
                 parts[-1].append(item.codes)
         seqs = [np.concatenate(p) if p else np.zeros(0, np.uint8) for p in parts]
-        codes = np.stack([fit_length(s[None], length)[0] for s in seqs]) if seqs else np.zeros((0, length), np.uint8)
-        return pd.DataFrame({"name": names, "length": [s.size for s in seqs]}), codes
+        lengths = np.array([s.size for s in seqs], dtype=np.int64)
+        block = np.full((len(seqs), int(lengths.max(initial=0))), N, dtype=np.uint8)
+        for i, s in enumerate(seqs):
+            block[i, : s.size] = s
+        return pd.DataFrame({"name": names, "length": lengths}), fit_rows(block, lengths, length, str(path))
     if name.endswith((".bed", ".narrowpeak")):
         if genome is None:
             raise ValueError(f"{path}: a BED input needs --genome CACHE to read sequence from")
@@ -104,6 +336,13 @@ def read_prediction_input(path: str | os.PathLike, genome: str | os.PathLike | N
 
         regions = read_bed(path)
         g = open_genome(genome)
+        spans = regions["end"].to_numpy() - regions["start"].to_numpy()
+        other = int((spans != length).sum())
+        if other:
+            warnings.warn(
+                InputLengthWarning(f"{path}: {other:,} of {len(regions):,} regions are not {length} bp; each is read as the {length} bp centred on it"),
+                stacklevel=2,
+            )
         centre = (regions["start"].to_numpy() + regions["end"].to_numpy()) // 2
         strands = regions["strand"].to_numpy() if "strand" in regions else None
         codes = g.fetch_batch(regions["chrom"].to_numpy(), centre - length // 2, length=length, strands=strands)
@@ -114,8 +353,8 @@ def read_prediction_input(path: str | os.PathLike, genome: str | os.PathLike | N
     columns = {c.lower(): c for c in frame.columns}
     if "sequence" not in columns:
         raise InputError(path, "expected FASTA, BED (with --genome) or a table with a 'sequence' column")
-    codes, _ = encode_sequences(frame[columns["sequence"]], str(path))
-    return frame.drop(columns=[columns["sequence"]]), fit_length(codes, length)
+    codes, lengths = encode_sequences(frame[columns["sequence"]], str(path))
+    return frame.drop(columns=[columns["sequence"]]), fit_rows(codes, lengths, length, str(path))
 
 
 def predict_file(
@@ -126,16 +365,31 @@ def predict_file(
     batch_size: int = 256,
     device: str | None = None,
     reverse_complement: bool = False,
+    threshold: float | None = None,
+    bf16: bool = False,
 ) -> pd.DataFrame:
-    """Predict every sequence of `input_path` with the run's best model; write `out` (.parquet/.csv/.tsv)."""
-    run, config, model, meta, _ = _run_parts(run)
+    """Predict every sequence of `input_path` with the run's best model; write `out` (.parquet/.csv/.tsv).
+
+    Each label gets `pred_LABEL`; probability outputs also get `call_LABEL` (1 where the
+    prediction is >= the threshold): `threshold`, or the run's validation threshold (a run with
+    one binary label has one), else no call column.
+    """
+    run, config, model, meta, metrics = _run_parts(run)
     length = int(meta.get("input_length") or load_training_data(config.data, seed=config.seed, genome=config.genome).input_length)
+    probability = model.head.output == "probability"
+    if threshold is not None and not probability:
+        raise ValueError(f"--threshold {threshold}: this run predicts values, not probabilities; there is nothing to call")
+    if threshold is None and probability:
+        threshold = metrics.get("val", {}).get("threshold")
     frame, codes = read_prediction_input(input_path, genome, length)
-    preds = predict_codes(model, codes, batch_size, device, reverse_complement)
+    preds = predict_codes(model, codes, batch_size, device, reverse_complement, bf16)
     labels = meta.get("task", {}).get("label_names") or [str(i) for i in range(preds.shape[1])]
     frame = frame.reset_index(drop=True).copy()
     for j, label in enumerate(labels):
         frame[f"pred_{label}"] = preds[:, j]
+        if threshold is not None:
+            frame[f"call_{label}"] = (preds[:, j] >= threshold).astype(np.int8)
+    frame.attrs["threshold"] = threshold
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")

@@ -3,15 +3,22 @@
 Codes (1 byte a base) are what crosses to the GPU; the model's own tokenizer turns them into
 ids there. Randomness of a training step (dropout) is seeded from (seed, global step), so a
 resumed run draws what an uninterrupted run would have drawn.
+
+Before each validation of a fit, BatchNorm statistics are recomputed from a fixed sample of
+training batches with dropout off (`recalibrate_batch_norm`): the running statistics gathered
+in training describe dropped-out inputs and left the CNNs badly calibrated in evaluation.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.trainer.states import TrainerFn
+from torch import nn
 
 from dnabench.data.loader import dense_labels
 from dnabench.data.task import LabelSet, LossKind, TaskSpec
@@ -53,6 +60,9 @@ class DNATaskModule(L.LightningModule):
         self.last_metrics: dict[str, dict[str, float]] = {}
         #: the training loader's sampler, so that a resume can skip the batches already done
         self.train_sampler = None
+        #: where `recalibrate_batch_norm` reads its training rows, and those rows, batch by batch
+        self.batch_norm_source: Any = None
+        self.batch_norm_batches: list[np.ndarray] = []
 
     # ----- forward -----------------------------------------------------------------------------
 
@@ -98,6 +108,67 @@ class DNATaskModule(L.LightningModule):
             scorer.update(batch["labels"][:real].cpu().numpy(), probs[:real].detach().cpu().numpy())
             return
         self._outputs.setdefault(split, []).append((batch["index"], probs.detach(), batch["labels"]))
+
+    def on_validation_start(self) -> None:
+        if self.trainer.state.fn == TrainerFn.FITTING and not self.trainer.sanity_checking:
+            self.recalibrate_batch_norm()
+
+    def recalibrate_batch_norm(self) -> int:
+        """Set each BatchNorm's running mean and variance to the exact statistics of its inputs over
+        `batch_norm_batches`, computed as evaluation sees them: dropout off, every earlier BatchNorm
+        normalising by its batch. Returns the layers set (0: the model has none, e.g. a Transformer).
+
+        Why: the CNN stacks put dropout before the next conv + BatchNorm. The running variance
+        learnt in training is that of dropped-out inputs (1.6-1.9x the variance without dropout
+        for cnn_fc's 2nd and 3rd layers on GUE prom_300_all), so in evaluation the features
+        shifted and every probability with them: negatives at 0.9, validation loss 1.3 at AUROC 0.95.
+        The same rows are used on every rank and no random numbers are drawn, so DDP ranks agree
+        and a resumed run matches an uninterrupted one.
+        """
+        norms = [m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+        if not norms or not self.batch_norm_batches or self.batch_norm_source is None:
+            return 0
+        sums: dict[nn.Module, list[Any]] = {m: [0.0, 0.0, 0] for m in norms}
+
+        def collect(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+            x = inputs[0].detach().double()
+            dims = [0, *range(2, x.ndim)]
+            entry = sums[module]
+            entry[0] = entry[0] + x.sum(dims)
+            entry[1] = entry[1] + x.square().sum(dims)
+            entry[2] += x.numel() // x.shape[1]
+
+        modes = {m: m.training for m in self.model.modules()}
+        saved = [(m.momentum, None if m.num_batches_tracked is None else m.num_batches_tracked.clone()) for m in norms]
+        handles = [m.register_forward_hook(collect) for m in norms]
+        try:
+            self.model.eval()
+            for m in norms:
+                m.train()
+                m.momentum = 0.0  # normalise by the batch, leave the running statistics alone
+            forward = self.trainer.precision_plugin.forward_context() if self._trainer is not None else contextlib.nullcontext()
+            with torch.no_grad(), forward:
+                for rows in self.batch_norm_batches:
+                    codes = np.ascontiguousarray(self.batch_norm_source.codes(rows))
+                    self.logits(torch.from_numpy(codes).to(self.device))
+        finally:
+            for h in handles:
+                h.remove()
+            for m, (momentum, tracked) in zip(norms, saved):
+                m.momentum = momentum
+                if tracked is not None:
+                    m.num_batches_tracked.copy_(tracked)
+            for m, mode in modes.items():
+                m.train(mode)
+        for m in norms:
+            total, squares, n = sums[m]
+            if not n:
+                continue
+            mean = total / n
+            var = (squares / n - mean.square()).clamp_min(0.0) * (n / max(n - 1, 1))
+            m.running_mean.copy_(mean.to(m.running_mean.dtype))
+            m.running_var.copy_(var.to(m.running_var.dtype))
+        return len(norms)
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self._collect("val", batch)

@@ -3,22 +3,32 @@
 Run folder:
     config.yaml            the resolved TrainConfig
     run.json               dnabench/torch versions, git commit, data card sha256, devices, times
-    metrics.json           final validation and test metrics (of the best checkpoint)
-    logs/metrics.csv       per-epoch (and per-step) log; tensorboard/ alongside
+    metrics.json           final validation and test metrics (of the best checkpoint), which model that is
+    logs/metrics.csv       per-epoch (and per-step) log; logs/hparams.yaml; tensorboard/ alongside
     checkpoints/           best.ckpt, last.ckpt (Lightning, for --resume), interrupted.ckpt
     best/ , last/          models saved with save_pretrained (DNAModel.from_pretrained loads them)
     test_predictions.parquet  (not for tasks scored from streamed histograms, such as Track7878)
+
+Validation always runs after the last training step, so best/ is a validated model even when
+--max-steps ends training inside an epoch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import logging
+import math
 import os
+import shutil
 import subprocess
 import sys
+import time
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import lightning as L
 import numpy as np
@@ -29,7 +39,10 @@ from dnabench import __version__
 from dnabench.training.config import TrainConfig, load_config, save_config
 from dnabench.data.task import Activation, InputKind
 from dnabench.training.data import TrainingData, load_training_data, split_loaders
+from dnabench.training.inference import resolve_model_dir
 from dnabench.training.module import DNATaskModule
+
+__all__ = ["train", "resume_run", "build_model_for", "resolve_model_dir", "latest_checkpoint", "quiet_lightning", "ConsoleReport", "ValidateAtEnd"]
 
 CHECKPOINTS = "checkpoints"
 
@@ -46,6 +59,144 @@ class InterruptCheckpoint(Callback):
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         if isinstance(exception, KeyboardInterrupt):
             trainer.save_checkpoint(self.path)
+
+
+class ValidateAtEnd(Callback):
+    """Ask for a validation after the last training step when it falls inside an epoch (--max-steps
+    shorter than an epoch, val_check_interval < 1): Lightning validates when a run is told to stop,
+    so best.ckpt is always chosen by a validation of the final weights too."""
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        last_step = trainer.max_steps > 0 and trainer.global_step >= trainer.max_steps
+        last_epoch = trainer.max_epochs is not None and trainer.max_epochs > 0 and trainer.current_epoch + 1 >= trainer.max_epochs
+        if last_step or (last_epoch and trainer.fit_loop.epoch_loop.batch_progress.is_last_batch):
+            trainer.should_stop = True
+
+
+#: Lightning's own warnings that say nothing about the user's run (hidden unless `verbose`)
+_NOISE = (
+    r".*does not have many workers.*",
+    r".*smaller than the logging interval.*",
+    r"Checkpoint directory .* exists and is not empty.*",
+    r"The `srun` command is available on your system.*",
+    r".*`isinstance\(treespec, LeafSpec\)` is deprecated.*",
+    r".*Tensor Cores.*set `torch.set_float32_matmul_precision.*",
+)
+
+
+@contextlib.contextmanager
+def quiet_lightning(verbose: bool = False) -> Iterator[None]:
+    """Hide Lightning's info lines (accelerator report, tips, `Loading train_dataloader...`) and
+    its deprecation and "possible user" warnings for the duration; `verbose` keeps them. The
+    run's own messages and every other warning are still shown."""
+    if verbose:
+        yield
+        return
+    from lightning.fabric.utilities.warnings import PossibleUserWarning
+
+    names = ("lightning.pytorch", "lightning.fabric", "pytorch_lightning", "lightning_fabric")
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    with warnings.catch_warnings():
+        for category in (DeprecationWarning, FutureWarning, PossibleUserWarning):
+            warnings.filterwarnings("ignore", category=category)
+        for pattern in _NOISE:
+            warnings.filterwarnings("ignore", message=pattern)
+        for logger in loggers:
+            logger.setLevel(logging.WARNING)
+        try:
+            yield
+        finally:
+            for logger, level in zip(loggers, levels):
+                logger.setLevel(level)
+
+
+def _fmt(value: Any) -> str:
+    try:
+        return f"{float(value):.4f}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+class ConsoleReport(Callback):
+    """What a run prints: a line when it starts and, in `lines` mode (no terminal, or --no-progress),
+    a line after every validation and one every `every_s` seconds of a long epoch, so that logs
+    of batch jobs show progress. `bar` mode leaves the rest to the progress bar."""
+
+    def __init__(self, header: str, monitor: str, lines: bool = True, every_s: float = 60.0, stream: TextIO | None = None) -> None:
+        self.header = header
+        self.monitor = monitor
+        self.lines = lines
+        self.every_s = every_s
+        self.stream = stream
+        self._loss_sum: torch.Tensor | None = None
+        self._loss_n = 0
+        self._start = self._last = 0.0
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.stream or sys.stdout, flush=True)
+
+    def _total_steps(self, trainer: L.Trainer) -> str:
+        total = trainer.estimated_stepping_batches
+        return str(int(total)) if math.isfinite(total) else "?"
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._start = self._last = time.monotonic()
+        if trainer.is_global_zero:
+            self._print(self.header)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if not self.lines:
+            return
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if isinstance(loss, torch.Tensor):
+            loss = loss.detach().float()
+            self._loss_sum = loss if self._loss_sum is None else self._loss_sum + loss
+            self._loss_n += 1
+        now = time.monotonic()
+        if trainer.is_global_zero and now - self._last >= self.every_s:
+            self._last = now
+            self._print(f"  step {trainer.global_step}/{self._total_steps(trainer)}: train loss {self._mean_loss()} ({now - self._start:.0f} s)")
+
+    def _mean_loss(self) -> str:
+        return _fmt(self._loss_sum.item() / self._loss_n) if self._loss_sum is not None and self._loss_n else "-"
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not self.lines or trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        metrics = trainer.callback_metrics
+        shown = [f"train loss {self._mean_loss()}"]
+        shown += [f"val {key.removeprefix('val/')} {_fmt(metrics[key])}" for key in ("val/loss", self.monitor) if key in metrics]
+        now = time.monotonic()
+        epochs = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else "?"
+        self._print(f"epoch {trainer.current_epoch + 1}/{epochs} step {trainer.global_step}/{self._total_steps(trainer)}: {', '.join(shown)} ({now - self._start:.0f} s)")
+        self._last = now
+        self._loss_sum, self._loss_n = None, 0
+
+
+def _progress_bar(monitor: str) -> Callback:
+    """A Rich progress bar that fits 80 columns: epoch, bar, batches, time, the loss and the monitored metric."""
+    from lightning.pytorch.callbacks import RichProgressBar
+    from lightning.pytorch.callbacks.progress.rich_progress import BatchesProcessedColumn, CustomBarColumn, CustomTimeColumn
+    from rich.progress import TextColumn
+
+    shown = {"train/loss_step": "loss", "val/loss": "val_loss", monitor: monitor.removeprefix("val/")}
+
+    class CompactProgressBar(RichProgressBar):
+        def configure_columns(self, trainer: L.Trainer) -> list:
+            return [
+                TextColumn("[progress.description]{task.description}"),
+                CustomBarColumn(bar_width=16, complete_style=self.theme.progress_bar, finished_style=self.theme.progress_bar_finished,
+                                pulse_style=self.theme.progress_bar_pulse),
+                BatchesProcessedColumn(style=self.theme.batch_progress),
+                CustomTimeColumn(style=self.theme.time),
+            ]
+
+        def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
+            metrics = super().get_metrics(trainer, pl_module)
+            return {short: metrics[key] for key, short in shown.items() if key in metrics}
+
+    return CompactProgressBar(leave=True)
 
 
 def build_model_for(config: TrainConfig, data: TrainingData):
@@ -70,25 +221,10 @@ def build_model_for(config: TrainConfig, data: TrainingData):
     model_config = config.resolve_model_config(**defaults)
     model = build_model(config.model, model_config, tokenizer=tokenizer)
     if config.init:
-        init = resolve_model_dir(config.init)
-        source = DNAModel.from_pretrained(init)
-        own = model.state_dict()
-        loaded = {k: v for k, v in source.state_dict().items() if k in own and own[k].shape == v.shape}
-        if not loaded:
-            raise ValueError(f"--init {config.init}: no weights match this model")
-        own.update(loaded)
-        model.load_state_dict(own)
+        from dnabench.training.transfer import init_from
+
+        model = init_from(model, config.init, given=config.model_options, own_tokenizer=bool(config.tokenizer_path))
     return model
-
-
-def resolve_model_dir(path: str | os.PathLike) -> Path:
-    """A run folder (its best/ model) or a save_pretrained folder."""
-    path = Path(path)
-    if (path / "config.json").is_file():
-        return path
-    if (path / "best" / "config.json").is_file():
-        return path / "best"
-    raise FileNotFoundError(f"{path}: neither a saved model (config.json) nor a run folder with best/")
 
 
 def latest_checkpoint(run: Path) -> Path | None:
@@ -96,13 +232,34 @@ def latest_checkpoint(run: Path) -> Path | None:
     return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
 
 
-def _git_commit() -> str | None:
+def _git(*args: str) -> str | None:
     here = Path(__file__).resolve().parent
     try:
-        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.TimeoutExpired):
+        out = subprocess.run(["git", "-C", str(here), *args], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _git_commit() -> str | None:
+    """The commit of the checkout that this dnabench runs from, or None: an installed package (a
+    wheel in site-packages, even inside someone's repository), no git, or not a checkout."""
+    top = _git("rev-parse", "--show-toplevel")
+    if not top or _git("ls-files", "--error-unmatch", str(Path(__file__).resolve())) is None:
+        return None
+    return _git("rev-parse", "HEAD") or None
+
+
+def _git_dirty() -> bool | None:
+    """Whether the checkout's tracked files differ from its commit (None where there is no checkout)."""
+    if _git_commit() is None:
+        return None
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return None if status is None else bool(status)
+
+
+def _package_path() -> str:
+    return str(Path(__file__).resolve().parents[1])
 
 
 def _precision(config: TrainConfig) -> str:
@@ -128,17 +285,55 @@ def _is_first_process() -> bool:
     return all(os.environ.get(name, "0") in ("", "0") for name in ranks)
 
 
+def _holds_no_file(folder: Path) -> bool:
+    return not any(p.is_file() or p.is_symlink() for p in folder.rglob("*"))
+
+
 def train(config: TrainConfig, resume: Path | None = None, callbacks: list[Callback] | None = None) -> Path:
     """Fit, then test the best checkpoint; returns the run folder. `resume` continues a run folder.
 
-    `callbacks` are extra Lightning callbacks (a throughput meter, a custom logger).
+    `callbacks` are extra Lightning callbacks (a throughput meter, a custom logger). A run that
+    fails before it has written a file removes the folder it created; one that has (a
+    checkpoint, the config) keeps it.
     """
-    out = Path(config.out)
     if not config.out:
         raise ValueError("--out RUN is required")
-    if resume is None and _is_first_process() and out.exists() and any(out.iterdir()):
+    out = Path(config.out)
+    if resume is None and _is_first_process() and out.is_dir() and any(out.iterdir()):
         raise FileExistsError(f"{out}: run folder exists and is not empty; use --resume {out} or another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out}: exists and is not a folder; give another --out")
+    created = not out.exists()
+    try:
+        with quiet_lightning(config.verbose):
+            return _train(config, out, resume, callbacks)
+    except BaseException:
+        if created and _is_first_process() and out.is_dir() and _holds_no_file(out):
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def batch_norm_rows(rows: np.ndarray, batches: int, batch_size: int, seed: int) -> list[np.ndarray]:
+    """`batches` batches of training rows drawn once by `seed` (each sorted, for the gather), from
+    which BatchNorm statistics are recomputed before every validation."""
+    n = min(rows.size, batches * batch_size)
+    if n == 0:
+        return []
+    pick = rows[np.random.default_rng(seed).choice(rows.size, size=n, replace=False)]
+    return [np.sort(pick[i : i + batch_size]) for i in range(0, n, batch_size)]
+
+
+def _header(config: TrainConfig, data: TrainingData, model: Any, steps_per_epoch: int, trainer: L.Trainer) -> str:
+    counts = data.extra.get("counts") or {s: int(v.size) for s, v in data.splits.items()}
+    device = f"{trainer.world_size} x {trainer.strategy.root_device.type}" if trainer.world_size > 1 else str(trainer.strategy.root_device)
+    return (
+        f"{config.model}, {model.num_parameters() / 1e6:.2f} M parameters, on {data.description} "
+        f"(train {counts.get('train', 0):,} / val {counts.get('val', 0):,} / test {counts.get('test', 0):,}); "
+        f"{steps_per_epoch:,} steps an epoch of {config.batch_size}, {device}, precision {trainer.precision}"
+    )
+
+
+def _train(config: TrainConfig, out: Path, resume: Path | None, callbacks: list[Callback] | None) -> Path:
     L.seed_everything(config.seed, workers=True, verbose=False)
     if config.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
@@ -150,6 +345,11 @@ def train(config: TrainConfig, resume: Path | None = None, callbacks: list[Callb
     )
     loaders = split_loaders(data, config)
     module.train_sampler = loaders["train"].sampler
+    if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        module.batch_norm_source = data.source
+        module.batch_norm_batches = batch_norm_rows(data.split("train"), config.batch_norm_batches, config.batch_size, config.seed)
+    steps_per_epoch = len(loaders["train"])
+    out.mkdir(parents=True, exist_ok=True)
     monitor = f"val/{data.spec.monitor.value}"
     ckpt_dir = out / CHECKPOINTS
     best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=monitor, mode="max", save_top_k=1, enable_version_counter=False)
@@ -157,18 +357,20 @@ def train(config: TrainConfig, resume: Path | None = None, callbacks: list[Callb
         {"every_n_train_steps": config.checkpoint_every_steps} if config.checkpoint_every_steps else {"every_n_epochs": 1}
     )
     latest = ModelCheckpoint(dirpath=ckpt_dir, filename="last", save_top_k=1, enable_version_counter=False, **latest_every)
-    callbacks: list[Callback] = [
+    bar = config.progress and sys.stdout.isatty()
+    report = ConsoleReport("", monitor, lines=not bar)
+    all_callbacks: list[Callback] = [
         best,
         latest,
+        ValidateAtEnd(),
         EarlyStopping(monitor=monitor, mode="max", patience=config.patience, check_finite=False, strict=False),
         InterruptCheckpoint(ckpt_dir / "interrupted.ckpt"),
         LearningRateMonitor(logging_interval="step"),
+        report,
         *(callbacks or []),
     ]
-    if config.progress:
-        from lightning.pytorch.callbacks import RichProgressBar
-
-        callbacks.append(RichProgressBar(leave=True))
+    if bar:
+        all_callbacks.append(_progress_bar(monitor))
     loggers: list[Any] = [L.pytorch.loggers.CSVLogger(out, name="logs", version="")]
     try:
         loggers.append(L.pytorch.loggers.TensorBoardLogger(out, name="tensorboard", version="", default_hp_metric=False))
@@ -186,20 +388,24 @@ def train(config: TrainConfig, resume: Path | None = None, callbacks: list[Callb
         num_nodes=config.num_nodes,
         strategy="ddp" if many and devices != "auto" else "auto",
         precision=_precision(config),  # type: ignore[arg-type]
-        callbacks=callbacks,
+        callbacks=all_callbacks,
         logger=loggers,
         use_distributed_sampler=False,
         deterministic=config.deterministic or None,
         val_check_interval=config.val_check_interval,
-        log_every_n_steps=10,
-        enable_progress_bar=config.progress,
-        enable_model_summary=config.progress,
+        log_every_n_steps=max(1, min(10, steps_per_epoch)),
+        enable_progress_bar=bar,
+        enable_model_summary=False,
         default_root_dir=out,
         num_sanity_val_steps=0,
     )
+    report.header = _header(config, data, model, steps_per_epoch, trainer)
     started = dt.datetime.now(dt.timezone.utc).isoformat()
     if trainer.is_global_zero:
         save_config(config, out / "config.yaml")
+    hparams = _hparams(config, model, data)
+    for logger in trainer.loggers:
+        logger.log_hyperparams(hparams)
     ckpt_path = None
     if resume is not None:
         ckpt_path = latest_checkpoint(out)
@@ -209,29 +415,71 @@ def train(config: TrainConfig, resume: Path | None = None, callbacks: list[Callb
     if trainer.is_global_zero:
         model.save_pretrained(out / "last")
     best_path = best.best_model_path or None
-    trainer.test(module, loaders["test"], ckpt_path=best_path, weights_only=False)
+    trainer.test(module, loaders["test"], ckpt_path=best_path, weights_only=False, verbose=False)
     if trainer.is_global_zero:
         model.save_pretrained(out / "best")
-        _write_results(out, config, data, module, trainer, started, best_path)
+        best_record = {
+            "monitor": monitor,
+            "best_checkpoint": best_path,
+            "best_score": float(best.best_model_score) if best_path and best.best_model_score is not None else None,
+            "best_model": "checkpoints/best.ckpt: the best validation" if best_path else "the last weights: no validation ran (the val split is empty)",
+        }
+        _write_results(out, config, data, module, trainer, started, best_record)
+        _log_final_hparams(trainer, hparams, module, data)
+        if not best_path:
+            warnings.warn(f"{out}: no validation ran (the val split is empty); best/ holds the last weights", stacklevel=2)
     return out
 
 
-def _write_results(out: Path, config: TrainConfig, data: TrainingData, module: DNATaskModule, trainer: L.Trainer, started: str, best_path: str | None) -> None:
+def _hparams(config: TrainConfig, model: Any, data: TrainingData) -> dict[str, Any]:
+    """The run's settings as TensorBoard / CSV / W&B hyperparameters: the TrainConfig, the
+    model's resolved config (defaults included) and the data."""
+    from dnabench.models.config import config_to_dict
+
+    params = config.to_dict()
+    params["model_config"] = config_to_dict(model.config)
+    params["parameters"] = model.num_parameters()
+    params["task"] = data.spec.name
+    params["data_rows"] = dict(data.extra.get("counts") or {})
+    return params
+
+
+def _log_final_hparams(trainer: L.Trainer, hparams: dict[str, Any], module: DNATaskModule, data: TrainingData) -> None:
+    """TensorBoard's HPARAMS view: the settings with the final val / test scores of the spec's metrics."""
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    names = {m.value for m in data.spec.metrics} | {"loss"}
+    scores = {
+        f"hparams/{split}_{name}": float(value)
+        for split in ("val", "test")
+        for name, value in module.last_metrics.get(split, {}).items()
+        if name in names and value is not None and math.isfinite(float(value))
+    }
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger) and scores:
+            logger.log_hyperparams(hparams, scores)
+            logger.experiment.flush()
+
+
+def _write_results(out: Path, config: TrainConfig, data: TrainingData, module: DNATaskModule, trainer: L.Trainer, started: str, best: dict[str, Any]) -> None:
     import pandas as pd
 
     metrics = {
         "val": module.last_metrics.get("val", {}),
         "test": module.last_metrics.get("test", {}),
-        "best_checkpoint": best_path,
+        **best,
         "epochs": trainer.current_epoch,
         "steps": trainer.global_step,
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     run = {
         "dnabench": __version__,
+        "dnabench_path": _package_path(),
         "torch": torch.__version__,
+        "lightning": L.__version__,
         "python": sys.version.split()[0],
         "git_commit": _git_commit(),
+        "git_dirty": _git_dirty(),
         "data": str(config.data),
         "data_description": data.description,
         "data_card_sha256": data.card_sha256,
@@ -247,7 +495,8 @@ def _write_results(out: Path, config: TrainConfig, data: TrainingData, module: D
             "label_names": list(data.labels.names),
         },
         "world_size": trainer.world_size,
-        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() and trainer.strategy.root_device.type == "cuda" else "cpu",
+        "precision": str(trainer.precision),
         "started": started,
         "finished": dt.datetime.now(dt.timezone.utc).isoformat(),
         "command": sys.argv,
@@ -266,6 +515,8 @@ def _write_results(out: Path, config: TrainConfig, data: TrainingData, module: D
 def resume_run(run: str | os.PathLike, overrides: dict[str, Any] | None = None) -> Path:
     """Continue a run folder from its newest checkpoint with its saved config."""
     run = Path(run)
+    if not (run / "config.yaml").is_file():
+        raise FileNotFoundError(f"{run}: not a run folder (no config.yaml) to resume")
     config = load_config(run / "config.yaml", overrides or {})
     config.out = str(run)
     return train(config, resume=run)

@@ -1,0 +1,131 @@
+"""`dnabench train / evaluate / predict` for a newcomer: every option explained with its default, mistakes
+reported before Lightning loads, no empty folder left by a failed run, honest messages elsewhere."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from dnabench.cli import app
+from dnabench.training.config import TrainConfig
+from dnabench.training.run import train
+
+from test_training import SMALL_CNN, synthetic_table
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "predict"])
+def test_every_option_has_help_and_a_shown_default(command):
+    click_command = typer.main.get_command(app).commands[command]
+    for param in click_command.params:
+        if param.param_type_name != "option" or param.name == "help":
+            continue
+        assert param.help, f"{command} --{param.name} has no help"
+        shown = param.show_default if isinstance(param.show_default, str) else (param.default is not None and param.show_default is not False)
+        assert shown, f"{command} --{param.name} shows no default"
+    text = " ".join(runner.invoke(app, [command, "--help"], terminal_width=240).output.replace("│", " ").split())
+    assert "[default:" in text
+
+
+def test_help_lists_the_newcomer_flags():
+    text = " ".join(runner.invoke(app, ["train", "--help"], terminal_width=240).output.replace("│", " ").split())
+    for flag in ("--max-epochs", "--max-steps", "--batch-size", "--lr", "--seed", "--progress", "--patience", "--weight-decay",
+                 "--warmup-fraction", "--grad-clip", "--wandb-project", "--verbose", "--val-check-interval"):
+        assert flag in text, flag
+    assert "[default: (0.0001)]" in text and "[default: (64)]" in text and "[default: (10)]" in text
+
+
+#: the three commands on their own (the whole `dnabench` app also builds every other command group)
+_FAST = textwrap.dedent(
+    """
+    import sys
+    import typer
+    from dnabench.cli.train import register_training
+    app = typer.Typer()
+    register_training(app)
+    try:
+        app(sys.argv[1:], prog_name="dnabench")
+    except SystemExit as exit:
+        print("exit", exit.code, "lightning" in sys.modules, file=sys.stderr)
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--data", "{tmp}/absent.csv", "--out", "{tmp}/run"], "absent.csv: no such file or folder (--data)"),
+        (["train", "--config", "{tmp}/absent.yaml", "--out", "{tmp}/run"], "absent.yaml: no such file (--config)"),
+        (["train", "--resume", "{tmp}"], "not a run folder (no config.yaml) to resume"),
+        (["evaluate", "{tmp}/norun"], "norun: no such run folder"),
+        (["predict", "{tmp}", "{tmp}/absent.fa", "--out", "{tmp}/p.tsv"], "not a run folder (no config.yaml)"),
+    ],
+)
+def test_mistakes_are_reported_before_lightning_loads(tmp_path, args, message):
+    args = [a.format(tmp=tmp_path) for a in args]
+    proc = subprocess.run([sys.executable, "-c", _FAST, *args], capture_output=True, text=True, timeout=120)
+    assert message in proc.stdout, proc.stdout + proc.stderr
+    assert "exit 2 False" in proc.stderr, proc.stderr  # exit code 2, and Lightning never imported
+    assert not (tmp_path / "run").exists()
+
+
+def test_inference_does_not_import_lightning():
+    code = "import sys, dnabench.training.inference; print('lightning' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout.strip() == "False"
+
+
+def test_a_yaml_typo_is_one_line(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("lr: 1e-4\nmax_epochs: [\n")
+    result = runner.invoke(app, ["train", "--config", str(cfg), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "not valid YAML" in result.output
+    cfg.write_text(f"data: {tmp_path / 'absent.csv'}\nlr: 1e-4\ndevices: 1\n")  # PyYAML reads 1e-4 as text
+    result = runner.invoke(app, ["train", "--config", str(cfg), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "absent.csv: no such file" in result.output
+
+
+def test_a_failed_run_removes_only_the_empty_folder_it_made(tmp_path, monkeypatch):
+    from dnabench.training import run as run_module
+
+    table = synthetic_table(tmp_path / "t.csv", rows=64)
+    config = TrainConfig(data=str(table), model="cnn_fc", model_options=SMALL_CNN, out=str(tmp_path / "made"), progress=False)
+
+    def broken_trainer(*args, **kwargs):
+        raise RuntimeError("no trainer")
+
+    monkeypatch.setattr(run_module.L, "Trainer", broken_trainer)
+    with pytest.raises(RuntimeError, match="no trainer"):
+        train(config)
+    assert not (tmp_path / "made").exists()
+    (tmp_path / "mine").mkdir()  # a folder the user made is kept, empty or not
+    config.out = str(tmp_path / "mine")
+    with pytest.raises(RuntimeError):
+        train(config)
+    assert (tmp_path / "mine").is_dir()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("sequence,name\nACGT,a\n")
+    result = runner.invoke(app, ["train", "--data", str(bad), "--out", str(tmp_path / "bad_run")])
+    assert result.exit_code == 2 and "no numeric label column" in result.output and not (tmp_path / "bad_run").exists()
+
+
+def test_store_info_on_a_table_says_what_to_do(tmp_path):
+    table = synthetic_table(tmp_path / "t.csv", rows=16)
+    result = runner.invoke(app, ["store", "info", str(table)])
+    assert result.exit_code == 2 and "a file, not a dataset store folder" in result.output
+    assert f"dnabench train --data {table}" in result.output
+
+
+def test_demo_says_its_folder_is_temporary(tmp_path):
+    result = runner.invoke(app, ["demo"])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 0, result.output
+    assert "temporary folder, removed on exit" in text and "dnabench-demo-" not in text
+    kept = runner.invoke(app, ["demo", "--out", str(tmp_path / "d")])
+    assert kept.exit_code == 0 and str(tmp_path / "d") in "".join(kept.output.split())

@@ -1,0 +1,191 @@
+"""A run folder tells the truth: validation after --max-steps, which model best/ is, versions and commit,
+TensorBoard hparams, a quiet console; evaluate on outside tables, predict with length warnings and calls."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import shutil
+import subprocess
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from dnabench.cli import app
+from dnabench.training.config import TrainConfig
+from dnabench.training.inference import BF16_TOLERANCE, InputLengthWarning, evaluate_run, fit_rows, predict_file
+from dnabench.training.run import train
+
+from test_training import SMALL_CNN, synthetic_table
+
+runner = CliRunner()
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory):
+    """cnn_fc trained for 5 steps of a 13-step epoch; what it printed, logged and warned."""
+    tmp = tmp_path_factory.mktemp("short_run")
+    table = synthetic_table(tmp / "motif.csv")
+    config = TrainConfig(data=str(table), model="cnn_fc", model_options=SMALL_CNN, out=str(tmp / "run"), max_steps=5,
+                         batch_size=32, lr=3e-3, progress=False)
+    records = _Records()
+    names = ("lightning.pytorch", "lightning.fabric")
+    for name in names:
+        logging.getLogger(name).addHandler(records)
+    stdout = io.StringIO()
+    try:
+        with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(stdout):
+            warnings.simplefilter("always")
+            run = train(config)
+    finally:
+        for name in names:
+            logging.getLogger(name).removeHandler(records)
+    return {"run": run, "table": table, "stdout": stdout.getvalue(), "logged": records.lines, "warnings": list(caught)}
+
+
+def test_max_steps_inside_an_epoch_still_validates(short_run):
+    run = short_run["run"]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["steps"] == 5 and metrics["val"]["auroc"] > 0
+    assert metrics["best_checkpoint"] and Path(metrics["best_checkpoint"]).name == "best.ckpt"
+    assert metrics["best_model"].startswith("checkpoints/best.ckpt") and metrics["monitor"] == "val/auroc"
+    assert metrics["best_score"] == pytest.approx(metrics["val"]["auroc"], abs=1e-6)
+    log = pd.read_csv(run / "logs" / "metrics.csv")
+    assert log.loc[log["val/auroc"].notna(), "step"].tolist() == [4]  # Lightning logs the 5th step as step 4
+    for name in ("checkpoints/best.ckpt", "checkpoints/last.ckpt", "best/model.safetensors", "last/model.safetensors"):
+        assert (run / name).is_file(), name
+
+
+def test_console_is_quiet_and_prints_a_line_a_validation(short_run):
+    out = short_run["stdout"]
+    assert out.splitlines()[0].startswith("cnn_fc, ") and "train 410 / val 51 / test 51" in out
+    assert "epoch 1/10 step 5/5: train loss" in out and "val auroc" in out
+    assert "FLOPs" not in out and "Tip" not in out
+    assert not [line for line in short_run["logged"] if "Tip" in line or "available:" in line]
+    noisy = [w for w in short_run["warnings"] if issubclass(w.category, (DeprecationWarning, FutureWarning))
+             or type(w.message).__name__ == "PossibleUserWarning"]
+    assert not noisy, [str(w.message) for w in noisy]
+
+
+def test_run_json_records_version_and_commit(short_run):
+    from dnabench import __version__
+    from dnabench.training import run as run_module
+
+    meta = json.loads((short_run["run"] / "run.json").read_text())
+    assert meta["dnabench"] == __version__ and meta["dnabench_path"] == str(Path(run_module.__file__).resolve().parents[1])
+    here = Path(run_module.__file__).resolve().parent
+    git = shutil.which("git")
+    tracked = git and subprocess.run([git, "-C", str(here), "ls-files", "--error-unmatch", str(Path(run_module.__file__).resolve())],
+                                     capture_output=True).returncode == 0
+    if tracked:  # running from a checkout: its commit
+        head = subprocess.run([git, "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+        assert meta["git_commit"] == head and isinstance(meta["git_dirty"], bool)
+    else:  # an installed package: no commit, and no error
+        assert meta["git_commit"] is None and meta["git_dirty"] is None
+
+
+def test_git_commit_is_none_outside_a_checkout(monkeypatch, tmp_path):
+    """A package installed inside someone else's repository must not report that repository's commit."""
+    from dnabench.training import run as run_module
+
+    monkeypatch.setattr(run_module, "_git", lambda *args: None)
+    assert run_module._git_commit() is None and run_module._git_dirty() is None
+    answers = {("rev-parse", "--show-toplevel"): str(tmp_path), ("rev-parse", "HEAD"): "f" * 40}
+    monkeypatch.setattr(run_module, "_git", lambda *args: answers.get(args))  # ls-files: not tracked
+    assert run_module._git_commit() is None
+
+
+def test_tensorboard_hparams_are_filled(short_run):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    found: dict[str, list[str]] = {}
+    for path in (short_run["run"] / "tensorboard").glob("events.out.tfevents.*"):
+        events = EventAccumulator(str(path))
+        events.Reload()
+        if events.Tags()["scalars"] and any(t.startswith("hparams/") for t in events.Tags()["scalars"]):
+            found["scalars"] = events.Tags()["scalars"]
+            found["plugin"] = list(events.PluginTagToContent("hparams"))
+    assert {"hparams/val_auroc", "hparams/test_auroc"} <= set(found["scalars"])
+    assert "_hparams_/experiment" in found["plugin"]
+    saved = (short_run["run"] / "tensorboard" / "hparams.yaml").read_text()
+    assert "max_steps: 5" in saved and "model_config" in saved
+
+
+def test_evaluate_an_outside_table_whole(short_run, tmp_path):
+    run, frame = short_run["run"], pd.read_csv(short_run["table"])
+    own = runner.invoke(app, ["evaluate", str(run)])
+    assert own.exit_code == 0, own.output
+    before = (run / "eval_test.json").read_text()
+    outside = tmp_path / "other_test.csv"
+    frame.iloc[:40].to_csv(outside, index=False)  # no split column: every row is scored
+    result = runner.invoke(app, ["evaluate", str(run), "--data", str(outside)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "other_test.csv: all rows, 40 rows" in result.output
+    written = json.loads((run / "eval_other_test_all.json").read_text())
+    assert written["rows"] == 40 and written["split"] == "all" and written["precision"] == "float32"
+    assert written["threshold"] == pytest.approx(json.loads((run / "metrics.json").read_text())["val"]["threshold"])
+    assert (run / "eval_test.json").read_text() == before  # the run's own result is left alone
+
+    with_split = tmp_path / "with_split.tsv"
+    frame.iloc[:30].assign(split=["train"] * 10 + ["test"] * 20).to_csv(with_split, sep="\t", index=False)
+    scored = evaluate_run(run, str(with_split), "test", out=tmp_path / "chosen.json")
+    assert (scored.split, scored.rows, scored.path) == ("test", 20, tmp_path / "chosen.json")
+    unlabeled = tmp_path / "unlabeled.csv"
+    frame[["sequence"]].iloc[:5].to_csv(unlabeled, index=False)
+    result = runner.invoke(app, ["evaluate", str(run), "--data", str(unlabeled)])
+    assert result.exit_code == 2 and "no label column(s) 'label'" in result.output and "predict" in result.output
+
+
+def test_predict_warns_once_about_other_lengths_and_calls_at_the_threshold(short_run, tmp_path):
+    run, frame = short_run["run"], pd.read_csv(short_run["table"])
+    seqs = list(frame["sequence"][:20])
+    seqs[0], seqs[1], seqs[2] = seqs[0] + "ACGTACGT", seqs[1][:50], seqs[2][5:55]
+    fasta = tmp_path / "mixed.fa"
+    fasta.write_text("".join(f">s{i}\n{s}\n" for i, s in enumerate(seqs)))
+    out = tmp_path / "mixed.tsv"
+    result = runner.invoke(app, ["predict", str(run), str(fasta), "--out", str(out)], terminal_width=300)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("warning:") == 1
+    assert "3 of 20 sequences are not 60 bp" in result.output and "1 longer (centre-cropped), 2 shorter" in result.output
+    threshold = json.loads((run / "metrics.json").read_text())["val"]["threshold"]
+    pred = pd.read_csv(out, sep="\t")
+    assert (pred["call_label"] == (pred["pred_label"] >= threshold)).all() and f"{threshold:.4g}" in result.output
+    with pytest.warns(InputLengthWarning):
+        given = predict_file(run, fasta, tmp_path / "given.csv", threshold=0.0)
+    assert given["call_label"].eq(1).all()
+    same = runner.invoke(app, ["predict", str(run / "last"), str(short_run["table"]), "--out", str(tmp_path / "p.csv")])
+    assert same.exit_code == 0 and "warning" not in same.output  # a saved model inside a run folder works too
+
+
+def test_fit_rows_centres_each_row_on_its_own_length():
+    codes = np.full((2, 6), 4, np.uint8)
+    codes[0, :6] = [0, 1, 2, 3, 0, 1]
+    codes[1, :2] = [2, 3]  # a 2-base row, right-padded in the block
+    with pytest.warns(InputLengthWarning, match="2 of 2 sequences are not 4 bp.*1 longer .* 1 shorter"):
+        fitted = fit_rows(codes, np.array([6, 2]), 4)
+    assert fitted.tolist() == [[1, 2, 3, 0], [4, 2, 3, 4]]
+
+
+def test_bf16_prediction_is_within_its_documented_tolerance(short_run, tmp_path):
+    """bf16 autocast runs on the CPU too, so the tolerance docs/training.md gives is checked here."""
+    table = short_run["table"]
+    fp32 = predict_file(short_run["run"], table, tmp_path / "fp32.parquet")
+    bf16 = predict_file(short_run["run"], table, tmp_path / "bf16.parquet", bf16=True)
+    gap = np.abs(fp32["pred_label"].to_numpy() - bf16["pred_label"].to_numpy()).max()
+    assert 0 < gap < BF16_TOLERANCE
