@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 import typer
@@ -29,7 +28,7 @@ def test_every_option_has_help_and_a_shown_default(command):
             continue
         assert param.help, f"{command} --{param.name} has no help"
         shown = param.show_default if isinstance(param.show_default, str) else (param.default is not None and param.show_default is not False)
-        assert shown, f"{command} --{param.name} shows no default"
+        assert shown or param.required, f"{command} --{param.name} shows no default"
     text = " ".join(runner.invoke(app, [command, "--help"], terminal_width=240).output.replace("│", " ").split())
     assert "[default:" in text
 
@@ -42,7 +41,8 @@ def test_help_lists_the_newcomer_flags():
     assert "[default: (0.0001)]" in text and "[default: (64)]" in text and "[default: (10)]" in text
 
 
-#: the three commands on their own (the whole `dnabench` app also builds every other command group)
+#: the three commands on their own (the whole `dnabench` app also builds every other command group);
+#: each command line is one argument, words separated by "|"
 _FAST = textwrap.dedent(
     """
     import sys
@@ -50,29 +50,31 @@ _FAST = textwrap.dedent(
     from dnabench.cli.train import register_training
     app = typer.Typer()
     register_training(app)
-    try:
-        app(sys.argv[1:], prog_name="dnabench")
-    except SystemExit as exit:
-        print("exit", exit.code, "lightning" in sys.modules, file=sys.stderr)
+    for line in sys.argv[1:]:
+        try:
+            app(line.split("|"), prog_name="dnabench")
+        except SystemExit as exit:
+            print("exit", exit.code, "lightning" in sys.modules, flush=True)
     """
 )
 
+_MISTAKES = [
+    ("train|--data|{tmp}/absent.csv|--out|{tmp}/run", "absent.csv: no such file or folder (--data)"),
+    ("train|--config|{tmp}/absent.yaml|--out|{tmp}/run", "absent.yaml: no such file (--config)"),
+    ("train|--resume|{tmp}", "not a run folder (no config.yaml) to resume"),
+    ("evaluate|{tmp}/norun", "norun: no such run folder"),
+    ("predict|{tmp}|{tmp}/absent.fa|--out|{tmp}/p.tsv", "not a run folder (no config.yaml)"),
+]
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["train", "--data", "{tmp}/absent.csv", "--out", "{tmp}/run"], "absent.csv: no such file or folder (--data)"),
-        (["train", "--config", "{tmp}/absent.yaml", "--out", "{tmp}/run"], "absent.yaml: no such file (--config)"),
-        (["train", "--resume", "{tmp}"], "not a run folder (no config.yaml) to resume"),
-        (["evaluate", "{tmp}/norun"], "norun: no such run folder"),
-        (["predict", "{tmp}", "{tmp}/absent.fa", "--out", "{tmp}/p.tsv"], "not a run folder (no config.yaml)"),
-    ],
-)
-def test_mistakes_are_reported_before_lightning_loads(tmp_path, args, message):
-    args = [a.format(tmp=tmp_path) for a in args]
-    proc = subprocess.run([sys.executable, "-c", _FAST, *args], capture_output=True, text=True, timeout=120)
-    assert message in proc.stdout, proc.stdout + proc.stderr
-    assert "exit 2 False" in proc.stderr, proc.stderr  # exit code 2, and Lightning never imported
+
+def test_mistakes_are_reported_before_lightning_loads(tmp_path):
+    lines = [line.format(tmp=tmp_path) for line, _ in _MISTAKES]
+    proc = subprocess.run([sys.executable, "-c", _FAST, *lines], capture_output=True, text=True, timeout=120)
+    out = proc.stdout.splitlines()
+    assert len(out) == 2 * len(_MISTAKES), proc.stdout + proc.stderr
+    for (line, message), error, status in zip(_MISTAKES, out[0::2], out[1::2]):
+        assert message in error, (line, error)
+        assert status == "exit 2 False", (line, status)  # exit code 2, and Lightning never imported
     assert not (tmp_path / "run").exists()
 
 

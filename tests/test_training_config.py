@@ -57,3 +57,18 @@ def test_cli_reports_a_bad_model_option_before_reading_data(tmp_path):
     for flag in ("--tokenizer", "--positions", "--hidden-size", "--layers", "--heads", "--dropout", "--k", "--weight-decay", "--patience"):
         assert flag in help_text, flag
     assert "onehot | kmer | patch | bpe" in help_text and "rotary | relative | absolute" in help_text
+
+
+def test_yaml_numbers_as_pyyaml_reads_them(tmp_path):
+    """PyYAML reads `lr: 1e-4` as text and `precision: 32`, `devices: 2` as ints: all are taken."""
+    (tmp_path / "c.yaml").write_text("lr: 1e-4\nprecision: 32\ndevices: [0, 1]\nmax_epochs: '3'\nprogress: false\n")
+    cfg = load_config(tmp_path / "c.yaml", {})
+    assert (cfg.lr, cfg.precision, cfg.devices, cfg.max_epochs, cfg.progress) == (1e-4, "32", "0,1", 3, False)
+    for bad, message in (({"lr": "fast"}, "lr must be a number"), ({"max_epochs": 2.5}, "max_epochs must be a whole number"),
+                         ({"progress": "maybe"}, "progress must be true or false"), ({"max_steps": 0}, "max_steps must be -1"),
+                         ({"val_check_interval": 2}, "val_check_interval must be in (0, 1]")):
+        with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("]", r"\]")):
+            TrainConfig.from_dict(bad)
+    (tmp_path / "bad.yaml").write_text("lr: [\n")
+    with pytest.raises(ValueError, match="bad.yaml: not valid YAML"):
+        load_config(tmp_path / "bad.yaml", {})

@@ -136,8 +136,8 @@ def test_evaluate_an_outside_table_whole(short_run, tmp_path):
     frame.iloc[:40].to_csv(outside, index=False)  # no split column: every row is scored
     result = runner.invoke(app, ["evaluate", str(run), "--data", str(outside)], terminal_width=200)
     assert result.exit_code == 0, result.output
-    assert "other_test.csv: all rows, 40 rows" in result.output
-    written = json.loads((run / "eval_other_test_all.json").read_text())
+    assert f"{tmp_path.name}/other_test.csv: all rows, 40 rows" in result.output
+    written = json.loads((run / f"eval_{tmp_path.name}-other_test_all.json").read_text())
     assert written["rows"] == 40 and written["split"] == "all" and written["precision"] == "float32"
     assert written["threshold"] == pytest.approx(json.loads((run / "metrics.json").read_text())["val"]["threshold"])
     assert (run / "eval_test.json").read_text() == before  # the run's own result is left alone
@@ -189,3 +189,37 @@ def test_bf16_prediction_is_within_its_documented_tolerance(short_run, tmp_path)
     bf16 = predict_file(short_run["run"], table, tmp_path / "bf16.parquet", bf16=True)
     gap = np.abs(fp32["pred_label"].to_numpy() - bf16["pred_label"].to_numpy()).max()
     assert 0 < gap < BF16_TOLERANCE
+
+
+def test_a_resumed_run_keeps_the_log_of_its_first_part(tmp_path):
+    from dnabench.training.run import resume_run
+
+    table = synthetic_table(tmp_path / "t.csv", rows=128)
+    config = TrainConfig(data=str(table), model="cnn_fc", model_options=SMALL_CNN, out=str(tmp_path / "run"), max_epochs=1,
+                         batch_size=32, progress=False)
+    with contextlib.redirect_stdout(io.StringIO()):
+        run = train(config)
+        first = pd.read_csv(run / "logs" / "metrics.csv")
+        resume_run(run, {"max_epochs": 2})
+    log = pd.read_csv(run / "logs" / "metrics.csv")
+    assert {0, 1} <= set(log["epoch"].dropna()) and not (run / "logs" / "metrics.before_resume.csv").exists()
+    assert log.loc[log["epoch"] == 0, "val/auroc"].dropna().tolist() == first["val/auroc"].dropna().tolist()
+
+
+def test_float32_math_switches_tf32_off_and_restores_the_flags():
+    """The flags exist without a GPU, so the CUDA path of predict's float32 promise is checked here."""
+    import torch
+
+    from dnabench.training.inference import float32_math
+
+    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    saved = matmul.allow_tf32, cudnn.allow_tf32
+    try:
+        cudnn.allow_tf32 = True
+        with float32_math(torch.device("cuda")):
+            assert (matmul.allow_tf32, cudnn.allow_tf32) == (False, False)
+        assert cudnn.allow_tf32 is True
+        with float32_math(torch.device("cpu")):
+            assert cudnn.allow_tf32 is True
+    finally:
+        matmul.allow_tf32, cudnn.allow_tf32 = saved

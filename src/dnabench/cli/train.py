@@ -185,12 +185,12 @@ def evaluate(
     run: Annotated[Path, typer.Argument(help="Run folder.")],
     data: Annotated[Optional[str], typer.Option(help="Other data: a store, or a table (scored whole without a split column; labels: the run's label columns).", show_default="the run's data")] = None,
     split: Annotated[str, typer.Option(help="train | val | test (outside tables without a split column: all rows).")] = "test",
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Result file.", show_default="RUN/eval_SPLIT.json; outside data: RUN/eval_DATA_SPLIT.json")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Result file.", show_default="RUN/eval_SPLIT.json; outside data: RUN/eval_FOLDER-NAME_SPLIT.json")] = None,
     genome: Annotated[Optional[str], typer.Option(help="Genome cache for a store that keeps coordinates.", show_default="the run's, or the store's card")] = None,
     batch_size: Annotated[int, typer.Option(help="Rows a forward pass.")] = 256,
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda or cuda:N.", show_default="cuda if available")] = None,
     bf16: Annotated[bool, typer.Option("--bf16/--fp32", help="bf16 autocast (faster on a GPU, within 1e-2 of float32).")] = False,
-    reverse_complement: Annotated[bool, typer.Option(help="Average predictions of both strands.")] = False,
+    reverse_complement: Annotated[bool, typer.Option("--reverse-complement", help="Average the predictions of both strands.", show_default="off")] = False,
 ) -> None:
     """Score a run's best model on one split of its data, or on outside data; writes a JSON file of the metrics."""
     _check_run(run)
@@ -199,7 +199,8 @@ def evaluate(
     from dnabench.training.inference import InputLengthWarning, evaluate_run
 
     result = _run(lambda: evaluate_run(run, data, split, batch_size, device, reverse_complement, out, bf16, genome), show=(InputLengthWarning,))
-    table = Table(title=f"{run}: {result.title}")
+    console.print(f"{run}: {result.title}", soft_wrap=True)
+    table = Table()
     for name in result.metrics:
         table.add_column(name, justify="right")
     table.add_row(*[f"{v:.4f}" for v in result.metrics.values()])
@@ -210,13 +211,13 @@ def evaluate(
 def predict(
     run: Annotated[Path, typer.Argument(help="Run folder (or saved model folder inside one).")],
     input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="FASTA, BED (with --genome) or a table with 'sequence'.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output table: .parquet, .csv or .tsv (.gz allowed).", show_default="required")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output table: .parquet, .csv or .tsv (.gz allowed).")],
     genome: Annotated[Optional[Path], typer.Option(help="Genome cache, for BED input.", show_default="none")] = None,
     threshold: Annotated[Optional[float], typer.Option(help="Call 1 where a probability is >= this (call_LABEL columns).", show_default="the run's validation threshold")] = None,
     batch_size: Annotated[int, typer.Option(help="Rows a forward pass (float32 results do not depend on it).")] = 256,
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda or cuda:N.", show_default="cuda if available")] = None,
     bf16: Annotated[bool, typer.Option("--bf16/--fp32", help="bf16 autocast (faster on a GPU, within 1e-2 of float32).")] = False,
-    reverse_complement: Annotated[bool, typer.Option(help="Average predictions of both strands.")] = False,
+    reverse_complement: Annotated[bool, typer.Option("--reverse-complement", help="Average the predictions of both strands.", show_default="off")] = False,
 ) -> None:
     """Predict every input sequence with a run's best model: pred_LABEL, and call_LABEL at the run's threshold."""
     _check_run(run, saved_model_ok=True)

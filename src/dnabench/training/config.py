@@ -114,6 +114,8 @@ class TrainConfig:
                 if text not in ("true", "false", "yes", "no", "1", "0"):
                     raise ValueError(f"{f.name} must be true or false, got {value!r}")
                 setattr(self, f.name, text in ("true", "yes", "1"))
+            elif kind == "Precision" and isinstance(value, int) and not isinstance(value, bool):
+                setattr(self, f.name, str(value))  # `precision: 32`
             elif kind == "str" and not isinstance(value, str):
                 if f.name == "devices" and isinstance(value, (list, tuple)):
                     setattr(self, f.name, ",".join(str(v) for v in value))

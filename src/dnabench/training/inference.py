@@ -75,28 +75,33 @@ def _device(device: str | None) -> torch.device:
 
 @contextlib.contextmanager
 def float32_math(device: torch.device) -> Iterator[None]:
-    """IEEE float32 matmuls and convolutions on CUDA for the duration (cuDNN uses TF32 by default,
-    whose 10-bit mantissa would make predictions depend on the kernels chosen for a batch size)."""
+    """IEEE float32 matmuls, convolutions and RNNs on CUDA for the duration (cuDNN uses TF32 by
+    default, whose 10-bit mantissa would make predictions depend on the kernels chosen for a batch
+    size). The legacy `allow_tf32` flags are used, which code that reads them (torch.compile's
+    kernels among it) can still read; where the caller has set the newer per-backend
+    `fp32_precision` flags, the legacy ones cannot be read and those are set instead."""
     if device.type != "cuda":
         yield
         return
-    settings = [torch.backends.cuda.matmul, torch.backends.cudnn.conv] if hasattr(torch.backends.cudnn, "conv") else []
-    if settings and all(hasattr(s, "fp32_precision") for s in settings):
-        saved = [s.fp32_precision for s in settings]
+    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    try:
+        saved = matmul.allow_tf32, cudnn.allow_tf32
+    except RuntimeError:  # mixed legacy / new flags: only the new API may be used
+        backends = [matmul, cudnn.conv, cudnn.rnn]
+        precisions = [b.fp32_precision for b in backends]
         try:
-            for s in settings:
-                s.fp32_precision = "ieee"
+            for b in backends:
+                b.fp32_precision = "ieee"
             yield
         finally:
-            for s, value in zip(settings, saved):
-                s.fp32_precision = value
+            for b, value in zip(backends, precisions):
+                b.fp32_precision = value
         return
-    saved_flags = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     try:
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+        matmul.allow_tf32 = cudnn.allow_tf32 = False
         yield
     finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved_flags
+        matmul.allow_tf32, cudnn.allow_tf32 = saved
 
 
 def predict_codes(
@@ -201,7 +206,8 @@ class Evaluation:
     @property
     def title(self) -> str:
         where = "all rows" if self.split == "all" else f"{self.split} split"
-        return f"{Path(self.data).name}: {where}, {self.rows:,} rows"
+        path = Path(self.data).expanduser().resolve()
+        return f"{path.parent.name}/{path.name}: {where}, {self.rows:,} rows"
 
 
 def _same_path(a: str | os.PathLike, b: str | os.PathLike) -> bool:
@@ -209,10 +215,13 @@ def _same_path(a: str | os.PathLike, b: str | os.PathLike) -> bool:
 
 
 def _data_stem(path: Path) -> str:
+    """FOLDER-NAME of a data path, its extensions dropped: outside tables are often all called
+    test.csv or dev.csv, so the folder keeps their results apart."""
+    path = path.expanduser().resolve()
     name = path.name
     for suffix in (".gz", ".csv", ".tsv", ".txt", ".tab", ".parquet", ".pq"):
         name = name.removesuffix(suffix)
-    return name or "data"
+    return f"{path.parent.name}-{name or 'data'}"
 
 
 def _outside_table(path: Path, split: str, labels: LabelSet, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
@@ -255,7 +264,7 @@ def evaluate_run(
     Outside data (`data`, other than the run's own) is a store (its `split` rows) or a table:
     scored whole when it has no split column, else its `split` rows; its labels are the run's
     label columns, by name, and F1/MCC use the run's validation threshold. The result goes to
-    `out`, or RUN/eval_SPLIT.json for the run's own data and RUN/eval_DATA_SPLIT.json otherwise.
+    `out`, or RUN/eval_SPLIT.json for the run's own data and RUN/eval_FOLDER-NAME_SPLIT.json otherwise.
     """
     run, config, model, meta, metrics = _run_parts(run)
     split = normalise_split(split)

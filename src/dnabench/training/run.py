@@ -78,6 +78,7 @@ _NOISE = (
     r".*does not have many workers.*",
     r".*smaller than the logging interval.*",
     r"Checkpoint directory .* exists and is not empty.*",
+    r"Experiment logs directory .* exists and is not empty.*",  # a resume: `_keep_earlier_log` keeps the rows
     r"The `srun` command is available on your system.*",
     r".*`isinstance\(treespec, LeafSpec\)` is deprecated.*",
     r".*Tensor Cores.*set `torch.set_float32_matmul_precision.*",
@@ -186,7 +187,7 @@ def _progress_bar(monitor: str) -> Callback:
         def configure_columns(self, trainer: L.Trainer) -> list:
             return [
                 TextColumn("[progress.description]{task.description}"),
-                CustomBarColumn(bar_width=16, complete_style=self.theme.progress_bar, finished_style=self.theme.progress_bar_finished,
+                CustomBarColumn(bar_width=12, complete_style=self.theme.progress_bar, finished_style=self.theme.progress_bar_finished,
                                 pulse_style=self.theme.progress_bar_pulse),
                 BatchesProcessedColumn(style=self.theme.batch_progress),
                 CustomTimeColumn(style=self.theme.time),
@@ -195,6 +196,10 @@ def _progress_bar(monitor: str) -> Callback:
         def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
             metrics = super().get_metrics(trainer, pl_module)
             return {short: metrics[key] for key, short in shown.items() if key in metrics}
+
+        def _get_train_description(self, current_epoch: int) -> str:  # 1-based, as the per-epoch lines count
+            epochs = self.trainer.max_epochs
+            return f"epoch {current_epoch + 1}/{epochs}" if epochs and epochs > 0 else f"epoch {current_epoch + 1}"
 
     return CompactProgressBar(leave=True)
 
@@ -371,6 +376,8 @@ def _train(config: TrainConfig, out: Path, resume: Path | None, callbacks: list[
     ]
     if bar:
         all_callbacks.append(_progress_bar(monitor))
+    if resume is not None and _is_first_process():
+        _keep_earlier_log(out)
     loggers: list[Any] = [L.pytorch.loggers.CSVLogger(out, name="logs", version="")]
     try:
         loggers.append(L.pytorch.loggers.TensorBoardLogger(out, name="tensorboard", version="", default_hp_metric=False))
@@ -425,10 +432,52 @@ def _train(config: TrainConfig, out: Path, resume: Path | None, callbacks: list[
             "best_model": "checkpoints/best.ckpt: the best validation" if best_path else "the last weights: no validation ran (the val split is empty)",
         }
         _write_results(out, config, data, module, trainer, started, best_record)
+        _merge_log(out)
         _log_final_hparams(trainer, hparams, module, data)
         if not best_path:
             warnings.warn(f"{out}: no validation ran (the val split is empty); best/ holds the last weights", stacklevel=2)
     return out
+
+
+_LOG = Path("logs") / "metrics.csv"
+_EARLIER_LOG = Path("logs") / "metrics.before_resume.csv"
+
+
+def _read_log(path: Path) -> Any:
+    import pandas as pd
+
+    return pd.read_csv(path) if path.is_file() and path.stat().st_size else None
+
+
+def _stack_logs(frames: list[Any]) -> Any:
+    """Logs in the order they were written; where a later one starts, the earlier one's rows from
+    that step on are dropped (a resumed run replays the steps after its checkpoint)."""
+    import pandas as pd
+
+    frames = [f for f in frames if f is not None]
+    merged = frames[0]
+    for later in frames[1:]:
+        if len(later) and "step" in later and "step" in merged:
+            merged = merged[merged["step"] < later["step"].min()]
+        merged = pd.concat([merged, later], ignore_index=True)
+    return merged
+
+
+def _keep_earlier_log(out: Path) -> None:
+    """Lightning's CSV logger deletes logs/metrics.csv when a resumed run opens it; keep its rows
+    (and those of earlier resumes) in logs/metrics.before_resume.csv until `_merge_log`."""
+    frames = [_read_log(out / _EARLIER_LOG), _read_log(out / _LOG)]
+    if any(f is not None for f in frames):
+        _stack_logs(frames).to_csv(out / _EARLIER_LOG, index=False)
+
+
+def _merge_log(out: Path) -> None:
+    """logs/metrics.csv of a resumed run: the rows from before the resume, then the new ones."""
+    earlier = _read_log(out / _EARLIER_LOG)
+    if earlier is None:
+        return
+    _stack_logs([earlier, _read_log(out / _LOG)]).to_csv(out / _LOG, index=False)
+    (out / _EARLIER_LOG).unlink()
 
 
 def _hparams(config: TrainConfig, model: Any, data: TrainingData) -> dict[str, Any]:
