@@ -67,7 +67,7 @@ def pretrain(
 ) -> None:
     """Pretrain a Transformer with masked-language modelling; writes a run folder whose encoder/ `train --init` uses."""
     from dnabench.training.pretrain import load_pretrain_config, pretrain as pretrain_run, resume_pretrain
-    from dnabench.training.run import _is_first_process
+    from dnabench.training.engine import is_first_process
 
     overrides = {
         "genome": genome, "data": data or None, "table_splits": [s.strip() for s in splits.split(",") if s.strip()] if splits else None,
@@ -91,7 +91,7 @@ def pretrain(
         if not cfg.out or not (cfg.genome or cfg.data):
             fail("--out and --genome or --data are required (or --resume RUN)")
         run = _run(lambda: pretrain_run(cfg))
-    if _is_first_process():  # DDP workers started beside it end here too
+    if is_first_process():  # DDP workers started beside it end here too
         _print_metrics(run)
 
 

@@ -25,6 +25,7 @@ from dnabench.data.task import LabelSet, LossKind, TaskSpec
 from dnabench.evaluation.scoring import SplitScorer, is_streamed, score
 from dnabench.models.base import DNAModel
 from dnabench.models.losses import LossConfig, build_loss
+from dnabench.training.engine import adamw_with_schedule, clip_gradients
 from dnabench.training.errors import NonFiniteLossError
 
 
@@ -227,30 +228,11 @@ class DNATaskModule(L.LightningModule):
     # ----- optimisation ------------------------------------------------------------------------
 
     def on_before_optimizer_step(self, optimizer: Any) -> None:
-        """Clip the gradient norm here (gradients are unscaled by now) rather than through the
-        Trainer: Lightning refuses `gradient_clip_val` with a fused AdamW under mixed precision."""
-        if self.grad_clip:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+        clip_gradients(self.model, self.grad_clip)
 
     def configure_optimizers(self) -> Any:
-        decay, no_decay = [], []
-        for name, param in self.model.named_parameters():
-            if not param.requires_grad:
-                continue
-            (no_decay if param.ndim < 2 or "norm" in name.lower() else decay).append(param)
-        groups = [{"params": decay, "weight_decay": self.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-        fused = torch.cuda.is_available() and self.device.type == "cuda"
-        optimizer = torch.optim.AdamW(groups, lr=self.lr, betas=(0.9, 0.98), eps=1e-6, fused=fused or None)
         total = max(int(self.trainer.estimated_stepping_batches), 1)
-        warmup = max(int(self.warmup_fraction * total), 0)
-
-        def schedule(step: int) -> float:  # linear warmup, then linear decay to zero
-            if warmup and step < warmup:
-                return (step + 1) / warmup
-            return max(0.0, (total - step) / max(total - warmup, 1))
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return adamw_with_schedule(self.model, self.device, self.lr, self.weight_decay, total, int(self.warmup_fraction * total))
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["dnabench"] = {"val_threshold": self.val_threshold}

@@ -50,7 +50,8 @@ from dnabench.models.mlm import TransformerMLM
 from dnabench.training.config import Precision
 from dnabench.training.errors import NonFiniteLossError
 from dnabench.training.masking import IGNORE, MaskedBatch, Masker, MaskingConfig
-from dnabench.training.run import CHECKPOINTS, InterruptCheckpoint, _devices, _git_commit, _is_first_process, _precision, latest_checkpoint
+from dnabench.training.engine import adamw_with_schedule, clip_gradients, is_first_process, make_trainer, run_loggers
+from dnabench.training.run import CHECKPOINTS, InterruptCheckpoint, _git_commit, latest_checkpoint
 
 __all__ = ["MLMModule", "MLMStats", "PretrainConfig", "build_mlm", "load_chunks", "load_pretrain_config", "pretrain", "resume_pretrain"]
 
@@ -176,7 +177,7 @@ def _open_genome(config: PretrainConfig, out: Path):
         return open_genome(source)
     cache = out / GENOME
     if not (cache / "genome.json").is_file():
-        if _is_first_process():
+        if is_first_process():
             return index_genome(source, cache, progress=config.progress)
         deadline = time.time() + 6 * 3600
         while not (cache / "genome.json").is_file() and time.time() < deadline:
@@ -407,31 +408,14 @@ class MLMModule(L.LightningModule):
     # ----- optimisation ------------------------------------------------------------------------
 
     def on_before_optimizer_step(self, optimizer: Any) -> None:
-        if self.grad_clip:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+        clip_gradients(self.model, self.grad_clip)
 
     def warmup(self, total: int) -> int:
         return int(min(self.warmup_steps, math.floor(self.max_warmup_fraction * total)))
 
     def configure_optimizers(self) -> Any:
-        decay, no_decay = [], []
-        for name, param in self.model.named_parameters():
-            if not param.requires_grad:
-                continue
-            (no_decay if param.ndim < 2 or "norm" in name.lower() else decay).append(param)
-        groups = [{"params": decay, "weight_decay": self.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-        fused = torch.cuda.is_available() and self.device.type == "cuda"
-        optimizer = torch.optim.AdamW(groups, lr=self.lr, betas=(0.9, 0.98), eps=1e-6, fused=fused or None)
         total = max(int(self.trainer.estimated_stepping_batches), 1)
-        warmup = self.warmup(total)
-
-        def schedule(step: int) -> float:  # linear warmup from 0, then linear decay to zero
-            if warmup and step < warmup:
-                return (step + 1) / warmup
-            return max(0.0, (total - step) / max(total - warmup, 1))
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return adamw_with_schedule(self.model, self.device, self.lr, self.weight_decay, total, self.warmup(total))
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["dnabench_mlm"] = {"train_stats": self.stats["train"].state_dict()}
@@ -453,7 +437,7 @@ def pretrain(config: PretrainConfig, resume: Path | None = None, callbacks: list
     if not config.out:
         raise ValueError("--out RUN is required")
     out = Path(config.out)
-    if resume is None and _is_first_process() and out.exists() and any(out.iterdir()):
+    if resume is None and is_first_process() and out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out}: run folder exists and is not empty; use --resume {out} or another --out")
     out.mkdir(parents=True, exist_ok=True)
     L.seed_everything(config.seed, workers=True, verbose=False)
@@ -479,35 +463,11 @@ def pretrain(config: PretrainConfig, resume: Path | None = None, callbacks: list
         from lightning.pytorch.callbacks import RichProgressBar
 
         all_callbacks.append(RichProgressBar(leave=True))
-    if resume is not None and _is_first_process():
+    if resume is not None and is_first_process():
         _keep_earlier_log(out / "logs")
-    loggers: list[Any] = [L.pytorch.loggers.CSVLogger(out, name="logs", version="")]
-    try:
-        loggers.append(L.pytorch.loggers.TensorBoardLogger(out, name="tensorboard", version="", default_hp_metric=False))
-    except ModuleNotFoundError:
-        pass
-    if config.wandb_project:
-        loggers.append(L.pytorch.loggers.WandbLogger(project=config.wandb_project, save_dir=str(out)))
-    devices = _devices(config)  # type: ignore[arg-type]
-    many = devices not in (1, "1") or config.num_nodes > 1
-    trainer = L.Trainer(
-        max_epochs=config.max_epochs,
-        max_steps=config.max_steps,
-        accelerator=config.accelerator,
-        devices=devices,
-        num_nodes=config.num_nodes,
-        strategy="ddp" if many and devices != "auto" else "auto",
-        precision=_precision(config),  # type: ignore[arg-type]
-        callbacks=all_callbacks,
-        logger=loggers,
-        use_distributed_sampler=False,
-        deterministic=config.deterministic or None,
-        val_check_interval=config.val_check_interval,
-        log_every_n_steps=10,
-        enable_progress_bar=config.progress,
-        enable_model_summary=config.progress,
-        default_root_dir=out,
-        num_sanity_val_steps=0,
+    trainer = make_trainer(
+        config, out, all_callbacks, run_loggers(out, config.wandb_project),
+        log_every_n_steps=10, enable_progress_bar=config.progress, enable_model_summary=config.progress,
     )
     started = dt.datetime.now(dt.timezone.utc).isoformat()
     if trainer.is_global_zero:

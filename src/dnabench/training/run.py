@@ -39,6 +39,7 @@ from dnabench import __version__
 from dnabench.training.config import TrainConfig, load_config, save_config
 from dnabench.data.task import Activation, InputKind
 from dnabench.training.data import TrainingData, load_training_data, split_loaders
+from dnabench.training.engine import is_first_process, make_trainer, run_loggers
 from dnabench.training.inference import resolve_model_dir
 from dnabench.training.module import DNATaskModule
 
@@ -206,7 +207,7 @@ def _progress_bar(monitor: str) -> Callback:
 
 def build_model_for(config: TrainConfig, data: TrainingData):
     """The model a config asks for, sized for the data (outputs, input length), or loaded from --init."""
-    from dnabench.models import DNAModel, build_model
+    from dnabench.models import build_model
 
     if data.spec.input_kind is not InputKind.WINDOW:
         raise ValueError(
@@ -267,29 +268,6 @@ def _package_path() -> str:
     return str(Path(__file__).resolve().parents[1])
 
 
-def _precision(config: TrainConfig) -> str:
-    if config.precision != "auto":
-        return config.precision if config.precision != "32" else "32-true"
-    uses_gpu = torch.cuda.is_available() and config.accelerator in ("auto", "gpu", "cuda")
-    return "bf16-mixed" if uses_gpu and torch.cuda.is_bf16_supported() else "32-true"
-
-
-def _devices(config: TrainConfig) -> int | str | list[int]:
-    value = config.devices
-    if value in ("auto", "-1"):
-        return "auto" if value == "auto" else -1
-    if "," in value:
-        return [int(x) for x in value.split(",") if x]
-    return int(value)
-
-
-def _is_first_process() -> bool:
-    """True in the process that starts a run: not a DDP worker that Lightning, torchrun or SLURM
-    started beside it (those find the folder the first one already made)."""
-    ranks = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
-    return all(os.environ.get(name, "0") in ("", "0") for name in ranks)
-
-
 def _holds_no_file(folder: Path) -> bool:
     return not any(p.is_file() or p.is_symlink() for p in folder.rglob("*"))
 
@@ -304,7 +282,7 @@ def train(config: TrainConfig, resume: Path | None = None, callbacks: list[Callb
     if not config.out:
         raise ValueError("--out RUN is required")
     out = Path(config.out)
-    if resume is None and _is_first_process() and out.is_dir() and any(out.iterdir()):
+    if resume is None and is_first_process() and out.is_dir() and any(out.iterdir()):
         raise FileExistsError(f"{out}: run folder exists and is not empty; use --resume {out} or another --out")
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"{out}: exists and is not a folder; give another --out")
@@ -313,7 +291,7 @@ def train(config: TrainConfig, resume: Path | None = None, callbacks: list[Callb
         with quiet_lightning(config.verbose):
             return _train(config, out, resume, callbacks)
     except BaseException:
-        if created and _is_first_process() and out.is_dir() and _holds_no_file(out):
+        if created and is_first_process() and out.is_dir() and _holds_no_file(out):
             shutil.rmtree(out, ignore_errors=True)
         raise
 
@@ -376,35 +354,12 @@ def _train(config: TrainConfig, out: Path, resume: Path | None, callbacks: list[
     ]
     if bar:
         all_callbacks.append(_progress_bar(monitor))
-    if resume is not None and _is_first_process():
+    if resume is not None and is_first_process():
         _keep_earlier_log(out)
-    loggers: list[Any] = [L.pytorch.loggers.CSVLogger(out, name="logs", version="")]
-    try:
-        loggers.append(L.pytorch.loggers.TensorBoardLogger(out, name="tensorboard", version="", default_hp_metric=False))
-    except ModuleNotFoundError:
-        pass
-    if config.wandb_project:
-        loggers.append(L.pytorch.loggers.WandbLogger(project=config.wandb_project, save_dir=str(out)))
-    devices = _devices(config)
-    many = devices not in (1, "1") or config.num_nodes > 1
-    trainer = L.Trainer(
-        max_epochs=config.max_epochs,
-        max_steps=config.max_steps,
-        accelerator=config.accelerator,
-        devices=devices,
-        num_nodes=config.num_nodes,
-        strategy="ddp" if many and devices != "auto" else "auto",
-        precision=_precision(config),  # type: ignore[arg-type]
-        callbacks=all_callbacks,
-        logger=loggers,
-        use_distributed_sampler=False,
-        deterministic=config.deterministic or None,
-        val_check_interval=config.val_check_interval,
-        log_every_n_steps=max(1, min(10, steps_per_epoch)),
-        enable_progress_bar=bar,
-        enable_model_summary=False,
-        default_root_dir=out,
-        num_sanity_val_steps=0,
+    loggers = run_loggers(out, config.wandb_project)
+    trainer = make_trainer(
+        config, out, all_callbacks, loggers,
+        log_every_n_steps=max(1, min(10, steps_per_epoch)), enable_progress_bar=bar, enable_model_summary=False,
     )
     report.header = _header(config, data, model, steps_per_epoch, trainer)
     started = dt.datetime.now(dt.timezone.utc).isoformat()

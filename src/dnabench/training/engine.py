@@ -1,0 +1,120 @@
+"""What every Lightning run of dnabench shares: devices, precision, loggers, the Trainer, AdamW.
+
+Supervised training (`training.run`) and MLM pretraining (`training.pretrain`) build their
+runs from these, so a change to the optimizer, the schedule or the multi-GPU setup reaches both.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback
+
+__all__ = [
+    "is_first_process",
+    "precision_setting",
+    "device_setting",
+    "run_loggers",
+    "make_trainer",
+    "adamw_with_schedule",
+    "clip_gradients",
+]
+
+
+def is_first_process() -> bool:
+    """True in the process that starts a run: not a DDP worker that Lightning, torchrun or SLURM
+    started beside it (those find the folder the first one already made)."""
+    ranks = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
+    return all(os.environ.get(name, "0") in ("", "0") for name in ranks)
+
+
+def precision_setting(precision: str, accelerator: str) -> str:
+    """Lightning's precision for a config value: "auto" is bf16-mixed on a GPU that has it, else fp32."""
+    if precision != "auto":
+        return precision if precision != "32" else "32-true"
+    uses_gpu = torch.cuda.is_available() and accelerator in ("auto", "gpu", "cuda")
+    return "bf16-mixed" if uses_gpu and torch.cuda.is_bf16_supported() else "32-true"
+
+
+def device_setting(devices: str) -> int | str | list[int]:
+    """Lightning's devices for a config value: auto, -1 (all), a count, or a list such as 0,1."""
+    if devices in ("auto", "-1"):
+        return "auto" if devices == "auto" else -1
+    if "," in devices:
+        return [int(x) for x in devices.split(",") if x]
+    return int(devices)
+
+
+def run_loggers(out: Path, wandb_project: str | None) -> list[Any]:
+    """CSV (logs/metrics.csv), TensorBoard where it is installed, W&B when a project is named."""
+    loggers: list[Any] = [L.pytorch.loggers.CSVLogger(out, name="logs", version="")]
+    try:
+        loggers.append(L.pytorch.loggers.TensorBoardLogger(out, name="tensorboard", version="", default_hp_metric=False))
+    except ModuleNotFoundError:
+        pass
+    if wandb_project:
+        loggers.append(L.pytorch.loggers.WandbLogger(project=wandb_project, save_dir=str(out)))
+    return loggers
+
+
+def make_trainer(config: Any, out: Path, callbacks: list[Callback], loggers: list[Any], **display: Any) -> L.Trainer:
+    """The Trainer of a run config (epochs, steps, devices and nodes, DDP, precision, validation
+    interval); `display` sets what differs between runs (progress bar, model summary, log interval).
+
+    The loader shards batches over DDP ranks itself, so Lightning's sampler is off; sanity
+    validation is off so that a resumed run repeats nothing.
+    """
+    devices = device_setting(config.devices)
+    many = devices not in (1, "1") or config.num_nodes > 1
+    return L.Trainer(
+        max_epochs=config.max_epochs,
+        max_steps=config.max_steps,
+        accelerator=config.accelerator,
+        devices=devices,
+        num_nodes=config.num_nodes,
+        strategy="ddp" if many and devices != "auto" else "auto",
+        precision=precision_setting(config.precision, config.accelerator),  # type: ignore[arg-type]
+        callbacks=callbacks,
+        logger=loggers,
+        use_distributed_sampler=False,
+        deterministic=config.deterministic or None,
+        val_check_interval=config.val_check_interval,
+        default_root_dir=out,
+        num_sanity_val_steps=0,
+        **display,
+    )
+
+
+def adamw_with_schedule(model: torch.nn.Module, device: torch.device, lr: float, weight_decay: float, total: int, warmup: int) -> dict:
+    """AdamW (fused on CUDA; no decay on norms and biases) with a linear warmup from 0 over
+    `warmup` steps, then a linear decay to zero at step `total`: Lightning's optimizer config."""
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        (no_decay if param.ndim < 2 or "norm" in name.lower() else decay).append(param)
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    fused = torch.cuda.is_available() and device.type == "cuda"
+    optimizer = torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.98), eps=1e-6, fused=fused or None)
+    total = max(int(total), 1)
+    warmup = max(int(warmup), 0)
+
+    def schedule(step: int) -> float:
+        if warmup and step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total - step) / max(total - warmup, 1))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def clip_gradients(model: torch.nn.Module, grad_clip: float | None) -> None:
+    """Clip the gradient norm in `on_before_optimizer_step` (gradients are unscaled by then)
+    rather than through the Trainer: Lightning refuses `gradient_clip_val` with a fused AdamW
+    under mixed precision."""
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
