@@ -9,7 +9,9 @@ look odd but are valid and must be read.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import io
 import json
 import shutil
 import socket
@@ -26,6 +28,10 @@ from dnabench.data.store import CSRLabels, write_store
 from dnabench.io.genome import index_genome
 from dnabench.synthetic import make_genome
 from dnabench.tasks.promvary import build_promvary
+from dnabench.training.config import TrainConfig
+from dnabench.training.run import train
+
+from test_training import SMALL_CNN, synthetic_table
 
 runner = CliRunner()
 
@@ -48,7 +54,11 @@ def world(tmp_path_factory) -> dict[str, Path]:
     dense = (rng.random((n, 20)) < 0.3).astype(np.float32)
     card = {"task": "toy", "input_length": 100, "labels": {"names": [f"l{i}" for i in range(20)], "kind": "multilabel"}}
     write_store(tmp / "csr", card, regions, CSRLabels.from_dense(dense))
-    return {"root": tmp, "fasta": tmp / "g.fa", "genome": tmp / "genome", "promvary": tmp / "promvary", "csr": tmp / "csr", "tss": tmp / "tss.bed"}
+    config = TrainConfig(data=str(synthetic_table(tmp / "t.csv", rows=96)), model="cnn_fc", model_options=SMALL_CNN,
+                         out=str(tmp / "run"), max_epochs=1, batch_size=32, progress=False)
+    with contextlib.redirect_stdout(io.StringIO()):
+        train(config)
+    return {"run": tmp / "run", "table": tmp / "t.csv", "root": tmp, "fasta": tmp / "g.fa", "genome": tmp / "genome", "promvary": tmp / "promvary", "csr": tmp / "csr", "tss": tmp / "tss.bed"}
 
 
 def copy(src: Path, dst: Path) -> Path:
@@ -363,6 +373,55 @@ def download_connection_refused(tmp, w):
     return ["download", "encode:ENCFF000AAA", "--url", url, "--dest", str(tmp / "dl"), "--quiet"], None
 
 
+def run_truncated_weights(tmp, w):
+    run = copy(w["run"], tmp / "run")
+    write(run / "best" / "model.safetensors", (run / "best" / "model.safetensors").read_bytes()[:500])
+    return ["evaluate", str(run)], None
+
+
+def run_truncated_checkpoint(tmp, w):
+    run = copy(w["run"], tmp / "run")
+    write(run / "checkpoints" / "last.ckpt", (run / "checkpoints" / "last.ckpt").read_bytes()[:1000])
+    return ["train", "--resume", str(run), "--max-epochs", "2"], untouched(run / "checkpoints" / "best.ckpt")
+
+
+def run_bad_config_yaml(tmp, w):
+    run = copy(w["run"], tmp / "run")
+    write(run / "config.yaml", "max_epochs: [1\n")
+    return ["evaluate", str(run)], None
+
+
+def run_config_yaml_unknown_key(tmp, w):
+    run = copy(w["run"], tmp / "run")
+    write(run / "config.yaml", (run / "config.yaml").read_text() + "max_epoch: 3\n")
+    return ["train", "--resume", str(run)], None
+
+
+def run_damaged_model_config(tmp, w):
+    run = copy(w["run"], tmp / "run")
+    write(run / "best" / "config.json", "{")
+    return ["predict", str(run), str(w["table"]), "--out", str(tmp / "p.csv")], None
+
+
+def run_missing(tmp, w):
+    return ["evaluate", str(tmp / "nope")], None
+
+
+def train_on_a_gpu_that_is_not_there(tmp, w):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    return ["train", "--data", str(w["table"]), "--model", "cnn_fc", "--out", str(tmp / "r"), "--accelerator", "gpu"], None
+
+
+def train_integer_classes(tmp, w):
+    frame = pd.read_csv(w["table"])
+    frame["label"] = np.arange(len(frame)) % 3
+    frame.to_csv(tmp / "classes.csv", index=False)
+    return ["train", "--data", str(tmp / "classes.csv"), "--model", "cnn_fc", "--out", str(tmp / "r")], None
+
+
 CASES = [
     # (case, exit code, fragments)
     (fasta_no_header, 2, ["x.fa:1", "expected a '>' header"]),
@@ -411,6 +470,14 @@ CASES = [
     (deepfun_malformed_line, 2, ["A.txt:2", "target^biosample type"]),
     (accessions_not_encode, 2, ["acc.txt:2", "'nope'"]),
     (download_connection_refused, 1, ["cannot connect", "gave up"]),
+    (run_truncated_weights, 2, ["model.safetensors", "damaged or truncated"]),
+    (run_truncated_checkpoint, 2, ["last.ckpt", "damaged or truncated checkpoint"]),
+    (run_bad_config_yaml, 2, ["config.yaml", "not valid YAML"]),
+    (run_config_yaml_unknown_key, 2, ["config.yaml", "unknown key", "max_epoch"]),
+    (run_damaged_model_config, 2, ["config.json", "not JSON"]),
+    (run_missing, 2, ["nope", "no such run folder"]),
+    (train_on_a_gpu_that_is_not_there, 2, ["accelerator gpu", "no CUDA GPU"]),
+    (train_integer_classes, 2, ["classes.csv", "integers 0, 1, 2", "multiclass"]),
 ]
 
 

@@ -223,3 +223,21 @@ def test_float32_math_switches_tf32_off_and_restores_the_flags():
             assert cudnn.allow_tf32 is True
     finally:
         matmul.allow_tf32, cudnn.allow_tf32 = saved
+
+
+def test_train_fraction_keeps_a_seeded_share_of_the_training_rows(tmp_path):
+    from dnabench.training.data import load_training_data
+    from dnabench.training.data import subsample_train
+
+    data = load_training_data(synthetic_table(tmp_path / "t.csv", rows=400), seed=0)
+    part = subsample_train(data, 0.1, seed=3)
+    train_rows = data.split("train")
+    assert part.split("train").size == round(train_rows.size * 0.1)
+    assert np.isin(part.split("train"), train_rows).all()
+    assert np.array_equal(part.split("train"), np.sort(part.split("train")))
+    assert np.array_equal(part.split("val"), data.split("val")) and np.array_equal(part.split("test"), data.split("test"))
+    assert np.array_equal(subsample_train(data, 0.1, seed=3).split("train"), part.split("train"))
+    assert not np.array_equal(subsample_train(data, 0.1, seed=4).split("train"), part.split("train"))
+    assert part.extra["counts"]["train"] == part.split("train").size
+    with pytest.raises(ValueError, match="train_fraction"):
+        TrainConfig(train_fraction=0)

@@ -1,5 +1,5 @@
 """`python -m dnabench` runs the command-line interface."""
 
-from dnabench.cli import app
+from dnabench.cli import main
 
-app(prog_name="dnabench")
+main()

@@ -23,7 +23,7 @@ def register_pretrain(app: typer.Typer) -> None:
 
 
 def _default(name: str) -> str:
-    from dnabench.training.pretrain import PretrainConfig
+    from dnabench.training.pretrain_config import PretrainConfig
 
     return str(PretrainConfig.__dataclass_fields__[name].default)
 
@@ -66,8 +66,14 @@ def pretrain(
     progress: Annotated[Optional[bool], typer.Option("--progress/--no-progress", help="Progress bar and per-validation lines.", show_default=_default("progress"))] = None,
 ) -> None:
     """Pretrain a Transformer with masked-language modelling; writes a run folder whose encoder/ `train --init` uses."""
-    from dnabench.training.pretrain import load_pretrain_config, pretrain as pretrain_run, resume_pretrain
+    for flag, value in (("--genome", genome), ("--config", config), ("--tokenizer-path", tokenizer_path), *(("--data", d) for d in data or ())):
+        if value is not None and not Path(value).exists():
+            fail(f"{value}: no such file or folder ({flag})")
+    if resume is not None and not (Path(resume) / "config.yaml").is_file():
+        fail(f"{resume}: not a pretraining run folder (no config.yaml) to resume")
     from dnabench.training.engine import is_first_process
+    from dnabench.training.pretrain import pretrain as pretrain_run, resume_pretrain
+    from dnabench.training.pretrain_config import load_pretrain_config
 
     overrides = {
         "genome": genome, "data": data or None, "table_splits": [s.strip() for s in splits.split(",") if s.strip()] if splits else None,

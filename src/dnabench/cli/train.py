@@ -67,7 +67,7 @@ def _exists(flag: str, value: Any, what: str = "file or folder") -> None:
 def _check_data(flag: str, value: str | None) -> None:
     """A data path is a table file or a store folder with its card."""
     _exists(flag, value)
-    if value and Path(value).is_dir() and not (Path(value) / "dataset.json").is_file():
+    if value and Path(value).is_dir() and not (Path(value) / "dataset.json").is_file() and not (Path(value) / "features.json").is_file():
         fail(f"{value}: a folder but not a dataset store (no dataset.json) ({flag}); give a store or a CSV/TSV/Parquet table")
 
 
@@ -85,11 +85,15 @@ def _check_run(run: Path, saved_model_ok: bool = False) -> None:
 
 def train(
     data: Annotated[Optional[str], typer.Option(help="Dataset store folder, or a CSV/TSV/Parquet table with a 'sequence' column.", show_default="required, or data: in --config")] = None,
-    model: Annotated[Optional[str], typer.Option(help="transformer | cnn_fc | cnn_lstm.", show_default=_default("model"))] = None,
+    model: Annotated[Optional[str], typer.Option(help="transformer | cnn_fc | cnn_lstm; or an estimator: random_forest | xgboost (on a features folder from `dnabench features`) | kmer_lr (k-mer spectrum + logistic regression, on a store or table); estimator options go in model_options of --config.", show_default=_default("model"))] = None,
     out: Annotated[Optional[Path], typer.Option(help="Run folder to create (must not exist or be empty).", show_default="required, or out: in --config")] = None,
     config: Annotated[Optional[Path], typer.Option(help="YAML file of training options: any TrainConfig field (flags override it).", show_default="none")] = None,
     init: Annotated[Optional[str], typer.Option(help="Start from this run's best model, a pretraining run or a saved model folder.", show_default="random weights")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue this run folder from its newest checkpoint.", show_default="none")] = None,
+    allow_changed_data: Annotated[bool, typer.Option("--allow-changed-data", help="With --resume: continue although the data changed since the run started.", show_default="refuse")] = False,
+    label: Annotated[Optional[str], typer.Option(help="Table columns that are labels: COLUMN[,COLUMN].", show_default="the column named label / labels / y / target, else label_*")] = None,
+    sequence_column: Annotated[Optional[str], typer.Option(help="Table column of the sequences.", show_default="sequence")] = None,
+    label_kind: Annotated[Optional[str], typer.Option(help="binary | multilabel | regression instead of the kind the label values imply.", show_default="from the values")] = None,
     tokenizer: Annotated[Optional[str], typer.Option(help=_MODEL["tokenizer"][0], show_default=str(_MODEL["tokenizer"][1]), rich_help_panel=_MODEL_PANEL)] = None,
     positions: Annotated[Optional[str], typer.Option(help=_MODEL["positions"][0], show_default=str(_MODEL["positions"][1]), rich_help_panel=_MODEL_PANEL)] = None,
     k: Annotated[Optional[int], typer.Option("--k", help=_MODEL["k"][0], show_default=str(_MODEL["k"][1]), rich_help_panel=_MODEL_PANEL)] = None,
@@ -109,6 +113,7 @@ def train(
     loss: Annotated[Optional[str], typer.Option(help="bce | focal | huber | mse instead of the task's own.", show_default="the task's", rich_help_panel=_OPT_PANEL)] = None,
     patience: Annotated[Optional[int], typer.Option(help="Validations without improvement before stopping.", show_default=_default("patience"), rich_help_panel=_OPT_PANEL)] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (weights, split of a table, batch order, augmentation).", show_default=_default("seed"), rich_help_panel=_OPT_PANEL)] = None,
+    train_fraction: Annotated[Optional[float], typer.Option(help="Train on this fraction of the training rows (seeded; val and test whole).", show_default=_default("train_fraction"), rich_help_panel=_OPT_PANEL)] = None,
     shift: Annotated[Optional[int], typer.Option("--shift", help="Shift augmentation: move training windows by up to this many bases.", show_default=_default("max_shift"), rich_help_panel=_OPT_PANEL)] = None,
     rc: Annotated[Optional[bool], typer.Option("--rc/--no-rc", help="Reverse-complement augmentation: flip half the training windows.", show_default=_default("reverse_complement_augment"), rich_help_panel=_OPT_PANEL)] = None,
     devices: Annotated[Optional[str], typer.Option(help="auto, a count, or a list such as 0,1 (several: DDP).", show_default=_default("devices"), rich_help_panel=_RUN_PANEL)] = None,
@@ -133,6 +138,7 @@ def train(
         "warmup_fraction": warmup_fraction, "weight_decay": weight_decay, "grad_clip": grad_clip, "loss": loss, "patience": patience,
         "seed": seed, "devices": devices, "accelerator": accelerator, "num_nodes": num_nodes, "precision": precision,
         "num_workers": num_workers, "val_check_interval": val_check_interval, "max_shift": shift, "reverse_complement_augment": rc,
+        "train_fraction": train_fraction, "label_columns": label, "sequence_column": sequence_column, "label_kind": label_kind,
         "checkpoint_every_steps": checkpoint_every_steps, "compile": compile, "deterministic": deterministic,
         "wandb_project": wandb_project, "progress": progress, "verbose": verbose,
     }
@@ -144,29 +150,60 @@ def train(
             fail(f"--resume continues a run with its own model; drop {', '.join('--' + n.replace('_', '-') for n in model_flags)}")
         if not (resume / "config.yaml").is_file():
             fail(f"{resume}: not a run folder (no config.yaml) to resume")
+        if _resume_estimator(resume):
+            return
         if not any((resume / "checkpoints" / name).is_file() for name in ("last.ckpt", "interrupted.ckpt")):
             fail(f"{resume}: no checkpoint to resume from in {resume / 'checkpoints'}")
         kept = ("max_epochs", "max_steps", "devices", "num_workers", "progress", "verbose")
         from dnabench.training.run import resume_run
 
-        run = _run(lambda: resume_run(resume, {k: v for k, v in overrides.items() if k in kept}))
+        run = _run(lambda: resume_run(resume, {k: v for k, v in overrides.items() if k in kept}, allow_changed_data=allow_changed_data))
     else:
         _exists("--config", config, "file")
+        _check_paths(data, init, tokenizer_path, genome, str(out) if out else None)  # flags first: before the model's modules load
         cfg = _run(lambda: load_config(config, overrides, model_options=model_flags))
         if not cfg.data or not cfg.out:
             fail("--data and --out are required (or --resume RUN)")
-        _check_data("--data", cfg.data)
-        for flag, value in (("--init", cfg.init), ("--tokenizer-path", cfg.tokenizer_path), ("--genome", cfg.genome)):
-            _exists(flag, value)
-        target = Path(cfg.out)
-        if target.is_dir() and any(target.iterdir()):
-            fail(f"{target}: run folder exists and is not empty; use --resume {target} or another --out")
-        if target.exists() and not target.is_dir():
-            fail(f"{target}: exists and is not a folder; give another --out")
+        _check_paths(cfg.data, cfg.init, cfg.tokenizer_path, cfg.genome, cfg.out)
         from dnabench.training.run import train as train_run
 
         run = _run(lambda: train_run(cfg))
     _print_metrics(run)
+
+
+def _check_paths(data: str | None, init: str | None, tokenizer_path: str | None, genome: str | None, out: str | None) -> None:
+    """The inputs exist and the run folder is free (a DDP worker started by Lightning finds the
+    folder its first process made, and goes on)."""
+    import os
+
+    _check_data("--data", data)
+    for flag, value in (("--init", init), ("--tokenizer-path", tokenizer_path), ("--genome", genome)):
+        _exists(flag, value)
+    if not out or os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("NODE_RANK", "0") != "0":
+        return
+    target = Path(out)
+    if target.is_dir() and any(target.iterdir()):
+        fail(f"{target}: run folder exists and is not empty; use --resume {target} or another --out")
+    if target.exists() and not target.is_dir():
+        fail(f"{target}: exists and is not a folder; give another --out")
+
+
+def _resume_estimator(run: Path) -> bool:
+    """--resume of an estimator run: a finished one is left as it is, an unfinished one is fitted
+    again (a fit has no checkpoints). False for a neural run."""
+    from dnabench.training.estimator import estimator_run_finished, is_estimator_run
+
+    if not is_estimator_run(run):
+        return False
+    if estimator_run_finished(run):
+        console.print(f"{run}: this run is finished (best/ and metrics.json are written); nothing to resume")
+    else:
+        from dnabench.training.run import resume_run
+
+        console.print(f"{run}: the fit did not finish; fitting again (an estimator keeps no checkpoints)")
+        _run(lambda: resume_run(run, {}))
+    _print_metrics(run)
+    return True
 
 
 def _print_metrics(run: Path) -> None:
@@ -210,9 +247,9 @@ def evaluate(
 
 def predict(
     run: Annotated[Path, typer.Argument(help="Run folder (or saved model folder inside one).")],
-    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="FASTA, BED (with --genome) or a table with 'sequence'.")],
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="FASTA, BED (with --genome), a table with 'sequence', a VCF (.vcf, .vcf.gz, .bcf; with --genome: ref / alt / diff scores of each variant), or a features folder (random_forest and xgboost runs).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output table: .parquet, .csv or .tsv (.gz allowed).")],
-    genome: Annotated[Optional[Path], typer.Option(help="Genome cache, for BED input.", show_default="none")] = None,
+    genome: Annotated[Optional[Path], typer.Option(help="Genome cache, for BED and VCF input.", show_default="the run's genome, for a VCF")] = None,
     threshold: Annotated[Optional[float], typer.Option(help="Call 1 where a probability is >= this (call_LABEL columns).", show_default="the run's validation threshold")] = None,
     batch_size: Annotated[int, typer.Option(help="Rows a forward pass (float32 results do not depend on it).")] = 256,
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda or cuda:N.", show_default="cuda if available")] = None,
@@ -221,14 +258,28 @@ def predict(
 ) -> None:
     """Predict every input sequence with a run's best model: pred_LABEL, and call_LABEL at the run's threshold."""
     _check_run(run, saved_model_ok=True)
-    _exists("INPUT", input_path, "file")
+    _exists("INPUT", input_path, "file or features folder")
     _exists("--genome", genome, "genome cache")
     from dnabench.training.inference import InputLengthWarning, predict_file
+    from dnabench.training.variant_effect import VariantWarning
 
     frame = _run(
         lambda: predict_file(run, input_path, out, genome, batch_size, device, reverse_complement, threshold, bf16),
-        show=(InputLengthWarning,),
+        show=(InputLengthWarning, VariantWarning),
     )
+    if "variants" in frame.attrs:
+        _print_variant_counts(frame.attrs["variants"], out)
+        return
     used = frame.attrs.get("threshold")
     calls = f"; call_* columns at threshold {used:.4g}" if used is not None else ""
     console.print(f"{len(frame):,} predictions written to {out}{calls}")
+
+
+def _print_variant_counts(counts: dict[str, int], out: Path) -> None:
+    """One line: how many ALT alleles were scored, and why the others were not (the status column)."""
+    others = ", ".join(f"{n:,} {status.replace('_', ' ')}" for status, n in counts.items() if status not in ("records", "alleles", "scored", "missing") and n)
+    console.print(
+        f"{counts.get('scored', 0):,} of {counts.get('alleles', 0):,} variant alleles ({counts.get('records', 0):,} records) scored"
+        f"{'; not scored: ' + others if others else ''}; written to {out}",
+        soft_wrap=True,
+    )

@@ -31,6 +31,9 @@ class SequenceTable:
     split: np.ndarray
     lengths: np.ndarray
     source: str
+    #: how rows were split ("random 80/10/10 by seed 0", "by its 'split' column")
+    split_rule: str = ""
+    sequence_column: str = "sequence"
 
     def indices(self, split: str) -> np.ndarray:
         return np.flatnonzero(self.split == split)
@@ -75,36 +78,84 @@ def encode_sequences(sequences: pd.Series | list[str], source: str = "<sequences
     return codes, np.minimum(lengths, width)
 
 
+#: label columns a table names by convention when --label is not given (case-insensitive)
+LABEL_NAMES = ("label", "labels", "y", "target")
+#: or several 0/1 or value columns whose names start with this (a multilabel table)
+LABEL_PREFIX = "label_"
+
+
+def default_label_columns(frame: pd.DataFrame, exclude: tuple[str, ...]) -> list[str]:
+    """The documented rule: a column named label / labels / y / target, else every `label_*` column.
+
+    Other numeric columns (an id, a GC content) are never labels unless named with --label."""
+    named = [c for c in frame.columns if str(c).lower() in LABEL_NAMES and c not in exclude]
+    if named:
+        return named[:1]
+    return [c for c in frame.columns if str(c).lower().startswith(LABEL_PREFIX) and c not in exclude]
+
+
+def check_not_multiclass(frame: pd.DataFrame, columns: list[str], path: Path) -> None:
+    """Integer classes 0, 1, 2, ... in one column would silently train as regression: refuse, saying what works."""
+    for column in columns:
+        values = pd.to_numeric(frame[column], errors="coerce").dropna().unique()
+        if 2 < values.size <= 50 and np.all(values == np.round(values)) and values.min() >= 0:
+            shown = ", ".join(str(int(v)) for v in np.sort(values)[:6]) + (", ..." if values.size > 6 else "")
+            raise InputError(
+                path,
+                f"label column {column!r} holds the integers {shown}: classes of a multiclass task, which dnabench does "
+                f"not train. Give one 0/1 column per class (label_0, label_1, ...) for a multilabel task, or pass "
+                f"--label-kind regression if the numbers are measured values",
+            )
+
+
 def load_sequence_table(
     path: str | os.PathLike,
     label_columns: list[str] | None = None,
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
     seed: int = 0,
     length: int | None = None,
+    sequence_column: str | None = None,
+    allow_integer_classes: bool = False,
 ) -> SequenceTable:
     """Read a sequence table; without a `split` column, rows are split 80/10/10 by `seed`.
 
-    Label columns default to every numeric column other than `sequence` and `split`.
-    Line numbers in errors count the header as line 1 (CSV/TSV).
+    Labels: `label_columns`, else the rule of :func:`default_label_columns`. The sequence column is
+    `sequence_column`, else the one named `sequence` (any case). Line numbers in errors count the
+    header as line 1 (CSV/TSV).
     """
     path = Path(path)
     frame = read_table(path)
-    columns = {c.lower(): c for c in frame.columns}
-    if "sequence" not in columns:
-        raise InputError(path, f"no 'sequence' column (columns: {', '.join(map(str, frame.columns))})")
+    columns = {str(c).lower(): c for c in frame.columns}
+    listed = ", ".join(map(str, frame.columns))
+    if sequence_column is not None:
+        if sequence_column not in frame.columns:
+            raise InputError(path, f"no column {sequence_column!r} (--sequence-column); columns: {listed}")
+        seq_col = sequence_column
+    elif "sequence" in columns:
+        seq_col = columns["sequence"]
+    else:
+        raise InputError(path, f"no 'sequence' column (columns: {listed}); name it with --sequence-column")
     if frame.empty:
         raise InputError(path, "no rows")
-    seq_col = columns["sequence"]
     split_col = columns.get("split")
+    given = label_columns is not None
     if label_columns is None:
-        label_columns = [
-            c for c in frame.columns if c not in (seq_col, split_col) and pd.api.types.is_numeric_dtype(frame[c])
-        ]
+        label_columns = default_label_columns(frame, (seq_col, split_col))
     missing = [c for c in label_columns if c not in frame.columns]
     if missing:
-        raise InputError(path, f"label columns not found: {missing}")
+        raise InputError(path, f"label columns not found: {missing}; columns: {listed}")
     if not label_columns:
-        raise InputError(path, "no numeric label column next to 'sequence'")
+        numeric = [str(c) for c in frame.columns if c not in (seq_col, split_col) and pd.api.types.is_numeric_dtype(frame[c])]
+        raise InputError(
+            path,
+            f"no label column: name one 'label' (or label_* for several), or pass --label COLUMN[,COLUMN]"
+            + (f" (numeric columns: {', '.join(numeric)})" if numeric else ""),
+        )
+    not_numeric = [str(c) for c in label_columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    if not_numeric:
+        raise InputError(path, f"label column(s) {', '.join(not_numeric)} are not numbers")
+    if not allow_integer_classes and (not given or len(label_columns) == 1):
+        check_not_multiclass(frame, label_columns, path)
     codes, lengths = encode_sequences(frame[seq_col], str(path), length)
     labels = frame[label_columns].to_numpy(dtype=np.float32)
     if split_col is not None:
@@ -113,9 +164,14 @@ def load_sequence_table(
             row = int(np.flatnonzero(split.isna().to_numpy())[0])
             raise InputError(path, f"split {frame[split_col].iloc[row]!r} is not train/val/test", row + 2)
         split = split.to_numpy(dtype=object).astype(str)
+        how = f"by its {split_col!r} column"
     else:
         split = random_split(len(frame), split_fractions, seed).astype(str)
-    return SequenceTable(codes, labels, [str(c) for c in label_columns], split, lengths, str(path))
+        how = "random " + "/".join(f"{round(f * 100)}" for f in split_fractions) + f" by seed {seed}"
+    table = SequenceTable(codes, labels, [str(c) for c in label_columns], split, lengths, str(path))
+    table.split_rule = how
+    table.sequence_column = str(seq_col)
+    return table
 
 
 class TableSource(BatchSource):

@@ -7,36 +7,63 @@
     model.save_pretrained("run/model"); model = DNAModel.from_pretrained("run/model")
 
 Every model is front end + trunk + head, built from typed dataclasses (``config.py``).
-Importing this package registers every model kind (``cnn``, ``transformer``) with the
-registry; ``kernels/`` holds the optional fused GPU paths.
+Names load on first use (PEP 562), so reading a config or a choice list does not import
+PyTorch; the registry imports every model kind (``cnn``, ``transformer``, ``upper``) the first
+time a name is looked up. ``kernels/`` holds the optional fused GPU paths.
 """
 
-from dnabench.models.base import DNAModel
-from dnabench.models.cnn import CNNFCModel, CNNLSTMModel
-from dnabench.models.config import (
-    CNNFCConfig,
-    CNNLSTMConfig,
-    ConvStackConfig,
-    EncoderConfig,
-    FrontendConfig,
-    HeadConfig,
-    TransformerConfig,
-    config_from_dict,
-    config_to_dict,
-)
-from dnabench.models.heads import Head
-from dnabench.models.io import load_pretrained, read_config, save_pretrained
-from dnabench.models.losses import (
-    Loss,
-    LossConfig,
-    bce_loss,
-    build_loss,
-    focal_loss,
-    huber_loss,
-    mse_loss,
-)
-from dnabench.models.registry import MODELS, build_model, make_config, model_class, register_model
-from dnabench.models.transformer import TransformerModel
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: public name -> the submodule that defines it
+_EXPORTS = {
+    "CNNFCConfig": "config",
+    "CNNFCModel": "cnn",
+    "CNNLSTMConfig": "config",
+    "CNNLSTMModel": "cnn",
+    "ConvStackConfig": "config",
+    "DNAModel": "base",
+    "EncoderConfig": "config",
+    "FrontendConfig": "config",
+    "Head": "heads",
+    "HeadConfig": "config",
+    "Loss": "losses",
+    "LossConfig": "losses",
+    "MODELS": "registry",
+    "TransformerConfig": "config",
+    "TransformerModel": "transformer",
+    "UpperTransformerConfig": "upper",
+    "UpperTransformerModel": "upper",
+    "bce_loss": "losses",
+    "build_loss": "losses",
+    "build_model": "registry",
+    "config_from_dict": "config",
+    "config_to_dict": "config",
+    "focal_loss": "losses",
+    "huber_loss": "losses",
+    "load_pretrained": "io",
+    "make_config": "registry",
+    "model_class": "registry",
+    "mse_loss": "losses",
+    "read_config": "io",
+    "register_model": "registry",
+    "save_pretrained": "io",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'dnabench.models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"dnabench.models.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_EXPORTS))
+
 
 __all__ = [
     "CNNFCConfig",
@@ -54,6 +81,8 @@ __all__ = [
     "MODELS",
     "TransformerConfig",
     "TransformerModel",
+    "UpperTransformerConfig",
+    "UpperTransformerModel",
     "bce_loss",
     "build_loss",
     "build_model",

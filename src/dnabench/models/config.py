@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional, Union, get_args, get_origin, get_type_hints
 
-from dnabench.tokenize.base import TokenizerKind
+from dnabench.tokenize.kinds import TokenizerKind
 
 #: the position encodings (paper 5.1), listed here once
 PositionKind = Literal["rotary", "relative", "absolute"]

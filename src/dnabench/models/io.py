@@ -58,7 +58,12 @@ def read_config(directory: str | Path) -> tuple[str, Any, dict[str, Any]]:
     path = Path(directory) / CONFIG_FILE
     if not path.is_file():
         raise FileNotFoundError(f"no {CONFIG_FILE} in {directory}: not a saved dnabench model")
-    meta = json.loads(path.read_text())
+    try:
+        meta = json.loads(path.read_text())
+    except ValueError as err:
+        raise ValueError(f"{path}: damaged config, not JSON ({err})") from None
+    if not isinstance(meta, dict) or "model" not in meta or "config" not in meta:
+        raise ValueError(f"{path}: not a dnabench model config (needs 'model' and 'config')")
     if meta.get("format") != FORMAT_VERSION:
         raise ValueError(f"{path} has format {meta.get('format')!r}; this dnabench reads format {FORMAT_VERSION}")
     name = meta["model"]
@@ -75,7 +80,13 @@ def load_pretrained(directory: str | Path, *, device: Optional[str | torch.devic
 
         tokenizer = load_tokenizer(directory / TOKENIZER_DIR)
     model = model_class(name)(config, tokenizer=tokenizer)
-    state = load_file(str(directory / WEIGHTS_FILE), device="cpu")
+    weights = directory / WEIGHTS_FILE
+    if not weights.is_file():
+        raise FileNotFoundError(f"{weights}: no such file; the saved model in {directory} is incomplete")
+    try:
+        state = load_file(str(weights), device="cpu")
+    except Exception as err:  # safetensors raises its own SafetensorError on damaged bytes
+        raise ValueError(f"{weights}: damaged or truncated weights ({' '.join(str(err).split())}); save or copy the model again") from None
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ValueError(f"weights in {directory / WEIGHTS_FILE} do not fit the config: missing {missing}, unexpected {unexpected}")

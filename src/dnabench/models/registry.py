@@ -26,8 +26,22 @@ def register_model(cls: ModelClass) -> ModelClass:
     return cls
 
 
+#: the modules that register model kinds, imported the first time a name is looked up (so that
+#: reading a config dataclass does not import PyTorch)
+MODEL_MODULES = ("dnabench.models.cnn", "dnabench.models.transformer", "dnabench.models.upper")
+
+
+def _register_all() -> None:
+    import importlib
+
+    for module in MODEL_MODULES:
+        importlib.import_module(module)
+
+
 def model_class(name: str) -> Any:
     """The DNAModel subclass registered as ``name``."""
+    if name not in MODELS:
+        _register_all()
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(sorted(MODELS))}")
     return MODELS[name]

@@ -9,39 +9,52 @@ All share the special ids PAD=0 CLS=1 MASK=2 UNK=3 and return a :class:`TokenBat
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
-from dnabench.tokenize.base import (
-    CLS,
-    CONFIG_FILE,
-    MASK,
-    NUM_SPECIAL,
-    PAD,
-    SPECIAL_TOKENS,
-    UNK,
-    TokenBatch,
-    Tokenizer,
-    _REGISTRY,
-    TOKENIZERS,
-    TokenizerKind,
-)
-from dnabench.tokenize.bpe import BPE_FILE, BPETokenizer, train_bpe
-from dnabench.tokenize.kmer import KmerTokenizer
-from dnabench.tokenize.onehot import OneHotTokenizer
-from dnabench.tokenize.patch import PatchTokenizer
+from dnabench.tokenize.kinds import TOKENIZERS, TokenizerKind
+
+#: public name -> the submodule that defines it (loaded on first use: PEP 562)
+_EXPORTS = {
+    **{name: "base" for name in ("CLS", "CONFIG_FILE", "MASK", "NUM_SPECIAL", "PAD", "SPECIAL_TOKENS", "UNK", "TokenBatch", "Tokenizer")},
+    "BPE_FILE": "bpe",
+    "BPETokenizer": "bpe",
+    "train_bpe": "bpe",
+    "KmerTokenizer": "kmer",
+    "OneHotTokenizer": "onehot",
+    "PatchTokenizer": "patch",
+}
+#: the modules whose classes register a tokenizer kind
+_KIND_MODULES = ("kmer", "patch", "onehot", "bpe")
 
 
-def get_tokenizer(name: str, **params: Any) -> Tokenizer:
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'dnabench.tokenize' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"dnabench.tokenize.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def _registry() -> dict:
+    for module in _KIND_MODULES:
+        importlib.import_module(f"dnabench.tokenize.{module}")
+    return importlib.import_module("dnabench.tokenize.base")._REGISTRY
+
+
+def get_tokenizer(name: str, **params: Any) -> Any:
     """Build a tokenizer by name: onehot, kmer (k, stride), patch (k), bpe (path=dir or bpe.json)."""
-    if name not in _REGISTRY:
+    registry = _registry()
+    if name not in registry:
         raise ValueError(f"unknown tokenizer {name!r}; choose one of {', '.join(TOKENIZERS)}")
-    return _REGISTRY[name](**params)
+    return registry[name](**params)
 
 
-def load_tokenizer(directory: str | Path) -> Tokenizer:
+def load_tokenizer(directory: str | Path) -> Any:
     """Read back a tokenizer written by ``Tokenizer.save``."""
-    return Tokenizer.load(directory)
+    _registry()
+    return __getattr__("Tokenizer").load(directory)
 
 
 __all__ = [

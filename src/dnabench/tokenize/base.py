@@ -11,16 +11,14 @@ import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Union, get_args
+from typing import Any, ClassVar, Union
 
 import numpy as np
 import torch
 
 from dnabench.alphabet import N
 
-#: the tokenizer kinds (paper 5.1), listed here once: configs, the CLI and docs read them from here
-TokenizerKind = Literal["onehot", "kmer", "patch", "bpe"]
-TOKENIZERS: tuple[str, ...] = get_args(TokenizerKind)
+from dnabench.tokenize.kinds import TOKENIZERS, TokenizerKind  # noqa: F401  (re-exported)
 
 PAD, CLS, MASK, UNK = 0, 1, 2, 3
 NUM_SPECIAL = 4
@@ -193,6 +191,10 @@ class Tokenizer(ABC):
             raise FileNotFoundError(f"no {CONFIG_FILE} in {directory}")
         config = json.loads(path.read_text())
         kind = config.get("type")
+        if kind not in _REGISTRY:
+            from dnabench.tokenize import _registry
+
+            _registry()  # the kinds register when their modules load
         if kind not in _REGISTRY:
             raise ValueError(f"unknown tokenizer type {kind!r} in {path}; known: {sorted(_REGISTRY)}")
         return _REGISTRY[kind].from_config(config, directory)

@@ -1,11 +1,13 @@
 """What training needs to know about a data set, whatever it was read from.
 
-A sequence table (CSV/TSV/Parquet) and a dataset store both become a `TrainingData`: a batch
-source, the rows of each split, the task's spec (kind, loss, metrics) and its labels.
+A sequence table (CSV/TSV/Parquet), a dataset store and a features folder (backbone
+representations of a store's rows) all become a `TrainingData`: a batch source, the rows of
+each split, the task's spec (kind, loss, metrics) and its labels.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from dnabench.data.dataset import StoreSource
+from dnabench.data.features import FeatureSource, is_features_folder, open_features
 from dnabench.data.loader import BatchSource, ResumableDataLoader, batch_loader
 from dnabench.data.splits import SPLITS
 from dnabench.data.store import open_store
@@ -21,7 +24,7 @@ from dnabench.data.tables import TableSource, load_sequence_table
 from dnabench.data.task import LabelKind, LabelSet, TaskSpec, table_spec
 from dnabench.io.files import sha256_file
 
-__all__ = ["TrainingData", "load_training_data", "infer_label_kind", "split_loaders"]
+__all__ = ["TrainingData", "load_training_data", "load_config_data", "load_features_data", "infer_label_kind", "split_loaders", "subsample_train"]
 
 
 @dataclass
@@ -49,13 +52,34 @@ def infer_label_kind(labels: np.ndarray) -> LabelKind:
     return LabelKind.REGRESSION
 
 
-def load_training_data(path: str | os.PathLike, seed: int = 0, genome: str | os.PathLike | None = None) -> TrainingData:
-    """A dataset store folder (with dataset.json) or a sequence table file."""
+def load_config_data(config: Any, path: str | os.PathLike | None = None, genome: str | os.PathLike | None = None) -> TrainingData:
+    """The data of a run config (a TrainConfig), or other data at `path` read with its table options."""
+    return load_training_data(
+        path if path is not None else config.data, seed=config.seed, genome=genome or config.genome,
+        label_columns=getattr(config, "label_columns", None), sequence_column=getattr(config, "sequence_column", None),
+        label_kind=getattr(config, "label_kind", None),
+    )
+
+
+def load_training_data(
+    path: str | os.PathLike, seed: int = 0, genome: str | os.PathLike | None = None, label_columns: list[str] | None = None,
+    sequence_column: str | None = None, label_kind: str | None = None,
+) -> TrainingData:
+    """A dataset store folder (with dataset.json), a features folder (features.json) or a sequence
+    table file; `label_columns`, `sequence_column` and `label_kind` apply to tables."""
     path = Path(path)
+    if path.is_dir() and is_features_folder(path):
+        return load_features_data(path)
     if path.is_dir():
         return load_store_data(path, genome)
-    table = load_sequence_table(path, seed=seed)
-    spec = table_spec(infer_label_kind(table.labels), len(table.label_names), int(table.codes.shape[1]), masked=bool(np.isnan(table.labels).any()))
+    kind = LabelKind.parse(label_kind, "label_kind") if label_kind is not None else None
+    table = load_sequence_table(path, label_columns=label_columns, seed=seed, sequence_column=sequence_column,
+                                allow_integer_classes=kind is LabelKind.REGRESSION)
+    found = infer_label_kind(table.labels)
+    if kind is not None and kind is not LabelKind.REGRESSION and found is LabelKind.REGRESSION:
+        raise ValueError(f"{path}: --label-kind {kind.value} needs 0/1 labels, but {', '.join(table.label_names)} hold other values")
+    kind = kind or found
+    spec = table_spec(kind, len(table.label_names), int(table.codes.shape[1]), masked=bool(np.isnan(table.labels).any()))
     splits = {s: table.indices(s) for s in SPLITS}
     empty = [s for s, idx in splits.items() if idx.size == 0]
     if empty:
@@ -66,7 +90,8 @@ def load_training_data(path: str | os.PathLike, seed: int = 0, genome: str | os.
         spec=spec,
         labels=LabelSet(tuple(table.label_names)),
         input_length=int(table.codes.shape[1]),
-        description=f"sequence table {path.name}: {len(table.codes):,} rows, {table.codes.shape[1]} bp",
+        description=(f"sequence table {path.name}: {len(table.codes):,} rows, {table.codes.shape[1]} bp, "
+                     f"labels {', '.join(table.label_names)} ({kind.value}), split {table.split_rule}"),
         card_sha256=sha256_file(path),
         extra={"counts": table.counts()},
     )
@@ -96,6 +121,38 @@ def load_store_data(path: str | os.PathLike, genome: str | os.PathLike | None = 
         card_sha256=sha256_file(Path(path) / "dataset.json"),
         extra={"counts": {s: int(v.size) for s, v in splits.items()}},
     )
+
+
+def load_features_data(path: str | os.PathLike) -> TrainingData:
+    """A features folder as TrainingData: features as the batch source, splits, spec and labels
+    from its store's card (a store changed since extraction is refused). `input_length` is the
+    bases each backbone window read; `extra["features"]` holds the folder's meta."""
+    features = open_features(path)
+    source = FeatureSource(features)
+    store = source.store
+    splits = {s: store.split_indices(s) for s in SPLITS}
+    shape = "x".join(str(v) for v in features.array.shape[1:])
+    return TrainingData(
+        source=source,
+        splits=splits,
+        spec=TaskSpec.from_card(store.card),
+        labels=LabelSet.from_card(store.card),
+        input_length=int(features.meta["input_length"]),
+        description=f"{store.task} features {Path(path).name} ({features.kind}, {shape} {features.array.dtype}): {store.n_rows:,} rows",
+        card_sha256=sha256_file(Path(path) / "features.json"),
+        extra={"counts": {s: int(v.size) for s, v in splits.items()}, "features": dict(features.meta)},
+    )
+
+
+def subsample_train(data: TrainingData, fraction: float, seed: int) -> TrainingData:
+    """`data` with a seeded `fraction` of its training rows (at least one), kept in store order;
+    the validation and test splits stay whole so scores compare across fractions."""
+    rows = data.split("train")
+    n = max(1, round(rows.size * fraction))
+    keep = np.sort(np.random.default_rng([seed, 7919]).choice(rows.size, size=n, replace=False))
+    counts = dict(data.extra.get("counts") or {})
+    counts["train"] = n
+    return dataclasses.replace(data, splits={**data.splits, "train": rows[keep]}, extra={**data.extra, "counts": counts})
 
 
 def split_loaders(data: TrainingData, config: Any) -> dict[str, ResumableDataLoader]:

@@ -18,6 +18,7 @@ __all__ = [
     "is_first_process",
     "precision_setting",
     "device_setting",
+    "check_checkpoint",
     "run_loggers",
     "make_trainer",
     "adamw_with_schedule",
@@ -40,13 +41,47 @@ def precision_setting(precision: str, accelerator: str) -> str:
     return "bf16-mixed" if uses_gpu and torch.cuda.is_bf16_supported() else "32-true"
 
 
-def device_setting(devices: str) -> int | str | list[int]:
-    """Lightning's devices for a config value: auto, -1 (all), a count, or a list such as 0,1."""
+def device_setting(devices: str, accelerator: str = "auto") -> int | str | list[int]:
+    """Lightning's devices for a config value: auto, -1 (all), a count, or a list such as 0,1.
+
+    GPUs asked for that this machine does not have are a ValueError saying what it has, before
+    Lightning starts processes for them."""
     if devices in ("auto", "-1"):
-        return "auto" if devices == "auto" else -1
-    if "," in devices:
-        return [int(x) for x in devices.split(",") if x]
-    return int(devices)
+        setting: int | str | list[int] = "auto" if devices == "auto" else -1
+    else:
+        try:
+            setting = [int(x) for x in devices.split(",") if x] if "," in devices else int(devices)
+        except ValueError:
+            raise ValueError(f"devices must be auto, -1, a count or a list such as 0,1; got {devices!r}") from None
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if accelerator in ("gpu", "cuda") and gpus == 0:
+        raise ValueError("accelerator gpu asked for, but this machine has no CUDA GPU that PyTorch can use (torch.cuda.is_available() is False); use --accelerator cpu or auto")
+    if accelerator in ("gpu", "cuda", "auto") and gpus:
+        wanted = setting if isinstance(setting, int) and setting > 0 else None
+        if isinstance(setting, list):
+            missing = [i for i in setting if i >= gpus]
+            if missing:
+                raise ValueError(f"devices {devices}: GPU {missing[0]} does not exist; this machine has {gpus} (0-{gpus - 1})")
+        elif wanted is not None and wanted > gpus:
+            raise ValueError(f"devices {devices}: {wanted} GPUs asked for, this machine has {gpus}")
+    return setting
+
+
+def check_checkpoint(path: Path) -> Path:
+    """A Lightning checkpoint is a zip archive: a truncated or damaged one lacks its directory,
+    which `zipfile` finds in a millisecond; say so naming the file instead of PyTorch's miniz error."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if not archive.namelist():
+                raise zipfile.BadZipFile("empty archive")
+    except (zipfile.BadZipFile, OSError) as err:
+        raise ValueError(
+            f"{path}: damaged or truncated checkpoint ({err}); move it aside to resume from the other checkpoint "
+            f"in {path.parent}, or start a new run"
+        ) from None
+    return path
 
 
 def run_loggers(out: Path, wandb_project: str | None) -> list[Any]:
@@ -68,7 +103,7 @@ def make_trainer(config: Any, out: Path, callbacks: list[Callback], loggers: lis
     The loader shards batches over DDP ranks itself, so Lightning's sampler is off; sanity
     validation is off so that a resumed run repeats nothing.
     """
-    devices = device_setting(config.devices)
+    devices = device_setting(config.devices, config.accelerator)
     many = devices not in (1, "1") or config.num_nodes > 1
     return L.Trainer(
         max_epochs=config.max_epochs,

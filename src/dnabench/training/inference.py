@@ -31,7 +31,7 @@ from dnabench.data.splits import normalise_split
 from dnabench.data.task import LabelSet, TaskSpec
 from dnabench.evaluation.scoring import SplitScorer
 from dnabench.training.config import load_config
-from dnabench.training.data import TrainingData, load_training_data
+from dnabench.training.data import TrainingData, load_config_data, load_training_data
 
 __all__ = [
     "BF16_TOLERANCE",
@@ -266,13 +266,15 @@ def evaluate_run(
     label columns, by name, and F1/MCC use the run's validation threshold. The result goes to
     `out`, or RUN/eval_SPLIT.json for the run's own data and RUN/eval_FOLDER-NAME_SPLIT.json otherwise.
     """
+    if _is_estimator_run(run):
+        return _evaluate_estimator_run(run, data, split, out, genome, reverse_complement)
     run, config, model, meta, metrics = _run_parts(run)
     split = normalise_split(split)
     threshold = metrics.get("val", {}).get("threshold")
     own = data is None or _same_path(data, config.data)
     source = str(config.data if own else data)
     if own or Path(source).is_dir():
-        training_data: TrainingData = load_training_data(source, seed=config.seed, genome=genome or config.genome)
+        training_data: TrainingData = load_config_data(config, source, genome)
         rows = training_data.split(split)
         if rows.size == 0:
             raise ValueError(f"{source}: split {split!r} has no rows ({training_data.extra.get('counts', {})})")
@@ -288,7 +290,8 @@ def evaluate_run(
             warn_lengths(np.full(rows.size, training_data.input_length), length, source)
         for start in range(0, rows.size, EVALUATE_CHUNK):  # bounded memory: Track7878's test split is 14 GB dense
             codes, targets = training_data.source.get_batch(rows[start : start + EVALUATE_CHUNK])
-            codes = fit_length(codes, length)
+            if not training_data.extra.get("features"):  # a features folder's rows are representations, not bases
+                codes = fit_length(codes, length)
             scorer.update(targets, predict_codes(model, codes, batch_size, device, reverse_complement, bf16))
         used, count = split, int(rows.size)
     else:
@@ -383,8 +386,11 @@ def predict_file(
     prediction is >= the threshold): `threshold`, or the run's validation threshold (a run with
     one binary label has one), else no call column.
     """
+    dispatched = _predict_elsewhere(run, input_path, out, genome, batch_size, device, reverse_complement, threshold, bf16)
+    if dispatched is not None:
+        return dispatched
     run, config, model, meta, metrics = _run_parts(run)
-    length = int(meta.get("input_length") or load_training_data(config.data, seed=config.seed, genome=config.genome).input_length)
+    length = int(meta.get("input_length") or load_config_data(config).input_length)
     probability = model.head.output == "probability"
     if threshold is not None and not probability:
         raise ValueError(f"--threshold {threshold}: this run predicts values, not probabilities; there is nothing to call")
@@ -410,3 +416,156 @@ def predict_file(
         frame.to_csv(tmp, sep="\t" if suffix.endswith((".tsv", ".txt")) else ",", index=False, compression=compression)
     tmp.replace(out)
     return frame
+
+
+# ----- estimator runs and VCF inputs (`training.estimator`, `training.variant_effect`) --------------
+
+
+def _is_estimator_run(run: str | os.PathLike) -> bool:
+    from dnabench.training.estimator import is_estimator_run
+
+    return is_estimator_run(run)
+
+
+def _predict_elsewhere(run, input_path, out, genome, batch_size, device, reverse_complement, threshold, bf16) -> pd.DataFrame | None:
+    """A VCF (variant effects) or an estimator run's input, each with its own predict; None for
+    what `predict_file` itself reads."""
+    from dnabench.training.variant_effect import is_vcf
+
+    if is_vcf(input_path):
+        if threshold is not None:
+            raise ValueError("--threshold: variant scores are ref / alt / diff values; there is nothing to call")
+        return _score_vcf(run, input_path, out, genome, batch_size, device, reverse_complement, bf16).frame
+    if _is_estimator_run(run):
+        return _predict_estimator_file(run, input_path, out, genome, reverse_complement, threshold)
+    return None
+
+
+def _score_vcf(run, vcf, out, genome, batch_size, device, reverse_complement, bf16):
+    """Variant effects of a run's best window model (neural or kmer_lr) on each variant of `vcf`."""
+    from dnabench.training.variant_effect import genome_for_run, score_vcf
+
+    if _is_estimator_run(run):
+        from dnabench.training.estimator import open_estimator_run, predict_estimator_codes
+
+        run, config, estimator, meta, _ = open_estimator_run(run)
+        if estimator.input != "codes":
+            raise ValueError(f"{run}: a {estimator.name} run reads backbone features; score variants with a window model")
+        labels = estimator.label_names
+
+        def predict(codes: np.ndarray) -> np.ndarray:
+            return predict_estimator_codes(estimator, codes, reverse_complement)
+    else:
+        run, config, model, meta, _ = _run_parts(run)
+        labels = list((meta.get("task") or {}).get("label_names") or [str(i) for i in range(model.head.fc2.out_features)])
+
+        def predict(codes: np.ndarray) -> np.ndarray:
+            return predict_codes(model, codes, batch_size, device, reverse_complement, bf16)
+
+    kind = (meta.get("task") or {}).get("input_kind", "window")
+    if kind != "window":
+        raise ValueError(f"{run}: a model trained on {kind} inputs; variant scoring needs a window model (one sequence a row)")
+    length = int(meta.get("input_length") or 0)
+    if not length:
+        raise ValueError(f"{run}/run.json records no input_length")
+    return score_vcf(predict, vcf, out, genome_for_run(config, genome), length, labels)
+
+
+def _evaluate_estimator_run(
+    run: str | os.PathLike,
+    data: str | None = None,
+    split: str = "test",
+    out: str | os.PathLike | None = None,
+    genome: str | os.PathLike | None = None,
+    reverse_complement: bool = False,
+) -> Evaluation:
+    """`evaluate_run` for an estimator run: metrics of best/ on a split of its data or on outside data
+    (a features folder for trees; a store or a table for kmer_lr), F1/MCC at the run's val threshold."""
+    from dnabench.evaluation.scoring import score
+    from dnabench.training.estimator import check_strand_option, open_estimator_run, predict_estimator_codes, split_arrays
+
+    run, config, model, meta, metrics = open_estimator_run(run)
+    check_strand_option(model, reverse_complement)
+    split = normalise_split(split)
+    threshold = metrics.get("val", {}).get("threshold")
+    own = data is None or _same_path(data, config.data)
+    source = str(config.data if own else data)
+    length = int(meta.get("input_length") or 0)
+    if own or Path(source).is_dir():
+        training_data = load_config_data(config, source, genome)
+        rows = training_data.split(split)
+        if rows.size == 0:
+            raise ValueError(f"{source}: split {split!r} has no rows ({training_data.extra.get('counts', {})})")
+        if list(training_data.labels.names) != model.label_names:
+            raise ValueError(
+                f"{source}: labels {list(training_data.labels.names)[:5]} are not this run's {model.label_names[:5]} "
+                f"({len(training_data.labels)} vs {len(model.label_names)} labels)"
+            )
+        spec, labels = training_data.spec, training_data.labels
+        x, targets = split_arrays(training_data, rows)
+        if model.input == "codes" and length:
+            x = fit_length(x, length)
+        used, count = split, int(rows.size)
+    else:
+        if model.input == "features":
+            raise ValueError(f"{source}: a {model.name} run reads a features folder (`dnabench features`), not a table")
+        if not length:
+            raise ValueError(f"{run}/run.json records no input_length")
+        spec, labels = run_task(meta, length, run)
+        x, lengths, targets, used = _outside_table(Path(source), split, labels, config.seed)
+        x = fit_rows(x, lengths, length, source)
+        count = int(len(x))
+    preds = predict_estimator_codes(model, x, reverse_complement)
+    result = score(spec, labels, targets, preds, threshold=threshold if used != "val" or not own else None)
+    if out is None:
+        out = run / (f"eval_{used}.json" if own else f"eval_{_data_stem(Path(source))}_{used}.json")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"data": source, "split": used, "rows": count, "model": model.name, **result}, indent=1))
+    return Evaluation(result, source, used, count, out)
+
+
+def _predict_estimator_file(
+    run: str | os.PathLike,
+    input_path: str | os.PathLike,
+    out: str | os.PathLike,
+    genome: str | os.PathLike | None = None,
+    reverse_complement: bool = False,
+    threshold: float | None = None,
+) -> pd.DataFrame:
+    """`predict_file` for an estimator run: a features folder for trees (one row a feature row,
+    with its `index`), FASTA / BED + genome / a sequence table for kmer_lr; pred_LABEL and, for
+    probabilities, call_LABEL at `threshold` or the run's validation threshold."""
+    from dnabench.training.estimator import check_strand_option, open_estimator_run, predict_estimator_codes, row_names, split_arrays
+    from dnabench.training.variant_effect import write_table
+
+    run, config, model, meta, metrics = open_estimator_run(run)
+    check_strand_option(model, reverse_complement)
+    if threshold is not None and model.regression:
+        raise ValueError(f"--threshold {threshold}: this run predicts values, not probabilities; there is nothing to call")
+    if threshold is None and not model.regression:
+        threshold = metrics.get("val", {}).get("threshold")
+    input_path = Path(input_path)
+    if model.input == "features":
+        if not input_path.is_dir():
+            raise ValueError(f"{input_path}: a {model.name} run predicts from a features folder (`dnabench features RUN --data STORE --out DIR`)")
+        features = load_training_data(input_path, seed=config.seed)
+        rows = np.sort(np.concatenate([np.asarray(v, dtype=np.int64) for v in features.splits.values()]))
+        x, _ = split_arrays(features, rows)
+        frame = row_names(features, rows)
+        preds = predict_estimator_codes(model, x, False)
+    else:
+        length = int(meta.get("input_length") or 0)
+        if not length:
+            raise ValueError(f"{run}/run.json records no input_length")
+        frame, codes = read_prediction_input(input_path, genome, length)
+        frame = frame.reset_index(drop=True).copy()
+        preds = predict_estimator_codes(model, codes, reverse_complement)
+    for j, label in enumerate(model.label_names):
+        frame[f"pred_{label}"] = preds[:, j]
+        if threshold is not None:
+            frame[f"call_{label}"] = (preds[:, j] >= threshold).astype(np.int8)
+    frame.attrs["threshold"] = threshold
+    write_table(frame, out)
+    return frame
+

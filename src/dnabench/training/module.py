@@ -1,7 +1,8 @@
 """The LightningModule: tokenize on the device, forward, loss, and metrics over whole splits.
 
 Codes (1 byte a base) are what crosses to the GPU; the model's own tokenizer turns them into
-ids there. Randomness of a training step (dropout) is seeded from (seed, global step), so a
+ids there. A model that reads backbone features (`takes_features`) gets the batch's float
+features as they are. Randomness of a training step (dropout) is seeded from (seed, global step), so a
 resumed run draws what an uninterrupted run would have drawn.
 
 Before each validation of a fit, BatchNorm statistics are recomputed from a fixed sample of
@@ -68,6 +69,8 @@ class DNATaskModule(L.LightningModule):
     # ----- forward -----------------------------------------------------------------------------
 
     def logits(self, codes: torch.Tensor) -> torch.Tensor:
+        if getattr(self.model, "takes_features", False):  # a features folder's batch: float features, no tokenizer
+            return self.model(codes.float())
         tokenizer = self.model.tokenizer
         if tokenizer is not None and tokenizer.name == "bpe":  # BPE runs on the CPU (Rust)
             batch = self.model.encode(codes.cpu())

@@ -24,17 +24,14 @@ Run folder:
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import datetime as dt
 import json
 import math
 import os
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -47,122 +44,16 @@ from dnabench import __version__
 from dnabench.data.chunks import ChunkPart, ChunkSource, chunk_genome, chunk_sequences, read_sequences
 from dnabench.data.loader import batch_loader
 from dnabench.models.mlm import TransformerMLM
-from dnabench.training.config import Precision
+from dnabench.training.pretrain_config import PretrainConfig, load_pretrain_config
 from dnabench.training.errors import NonFiniteLossError
 from dnabench.training.masking import IGNORE, MaskedBatch, Masker, MaskingConfig
-from dnabench.training.engine import adamw_with_schedule, clip_gradients, is_first_process, make_trainer, run_loggers
+from dnabench.training.engine import adamw_with_schedule, check_checkpoint, clip_gradients, is_first_process, make_trainer, run_loggers
 from dnabench.training.run import CHECKPOINTS, InterruptCheckpoint, _git_commit, latest_checkpoint
 
 __all__ = ["MLMModule", "MLMStats", "PretrainConfig", "build_mlm", "load_chunks", "load_pretrain_config", "pretrain", "resume_pretrain"]
 
 ENCODER = "encoder"
 GENOME = "genome"
-
-
-@dataclass
-class PretrainConfig:
-    """Everything that decides a pretraining run. Unknown keys in a YAML file are an error."""
-
-    #: genome cache folder, or a FASTA / 2bit file (indexed into RUN/genome/)
-    genome: Optional[str] = None
-    #: FASTA files or tables with a `sequence` column
-    data: list[str] = field(default_factory=list)
-    #: tables: use only the rows of these splits (their split column, or dnabench train's seeded split); FASTA is read whole
-    table_splits: list[str] = field(default_factory=list)
-    out: str = ""
-    #: options of the Transformer (tokenizer, positions, hidden_size, num_layers, ...), as in TrainConfig
-    model_options: dict[str, Any] = field(default_factory=dict)
-    tokenizer_path: Optional[str] = None
-    #: bases per chunk; sequences of tables and FASTA files shorter than this give shorter chunks
-    length: int = 1024
-    max_n_fraction: float = 0.1
-    #: chunks with fewer real bases are skipped (None: length // 2)
-    min_length: Optional[int] = None
-    val_fraction: float = 0.01
-    mask_rate: float = 0.3
-    mask_fraction: float = 0.8
-    random_fraction: float = 0.1
-    #: k-mer tokenizer: bases per masked span (None: k)
-    kmer_span: Optional[int] = None
-    #: MLM projection tied to the token embedding (None: tied for kmer and BPE)
-    tie_output: Optional[bool] = None
-    max_epochs: int = 10
-    max_steps: int = -1
-    batch_size: int = 128
-    lr: float = 1e-4
-    warmup_steps: int = 5000
-    #: the warmup is at most this fraction of all steps (short runs)
-    max_warmup_fraction: float = 0.1
-    weight_decay: float = 0.01
-    grad_clip: float = 1.0
-    seed: int = 0
-    devices: str = "auto"
-    num_nodes: int = 1
-    accelerator: str = "auto"
-    precision: Precision = "auto"
-    num_workers: int = 0
-    checkpoint_every_steps: int = 0
-    val_check_interval: float = 1.0
-    compile: bool = False
-    deterministic: bool = False
-    wandb_project: Optional[str] = None
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        self.data = [str(d) for d in (self.data or [])]
-        self.table_splits = [str(s) for s in (self.table_splits or [])]
-        for name in ("max_epochs", "batch_size", "num_nodes", "length"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        if self.warmup_steps < 0:
-            raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
-        if not 0 <= self.max_warmup_fraction <= 1:
-            raise ValueError(f"max_warmup_fraction must be in [0, 1], got {self.max_warmup_fraction}")
-        if not 0 < self.val_fraction < 1:
-            raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
-        if self.precision not in Precision.__args__:  # type: ignore[attr-defined]
-            raise ValueError(f"precision must be one of {Precision.__args__}, got {self.precision!r}")  # type: ignore[attr-defined]
-        self.masking = MaskingConfig(self.mask_rate, self.mask_fraction, self.random_fraction, self.kmer_span)
-        self.model_config = self.resolve_model_config()
-
-    def resolve_model_config(self, **defaults: Any) -> Any:
-        """The Transformer's typed config (``num_outputs`` 1: its supervised head is not trained here)."""
-        from dnabench.models import make_config
-
-        options = {"num_outputs": 1, **defaults, **self.model_options}
-        if self.compile:
-            options.setdefault("compile", True)
-        try:
-            return make_config("transformer", **options)
-        except TypeError as err:
-            raise ValueError(f"model 'transformer': {err}") from None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: copy.deepcopy(getattr(self, f.name)) for f in dataclasses.fields(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], where: str = "config") -> PretrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
-        return cls(**data)
-
-
-def load_pretrain_config(path: str | os.PathLike | None, overrides: dict[str, Any], model_options: dict[str, Any] | None = None) -> PretrainConfig:
-    """A YAML file (optional) with command-line overrides on top; None overrides are ignored."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        loaded = yaml.safe_load(Path(path).read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise ValueError(f"{path}: expected a mapping of option: value")
-        data.update(loaded)
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    if model_options:
-        data["model_options"] = {**(data.get("model_options") or {}), **model_options}
-    return PretrainConfig.from_dict(data, where=str(path) if path else "options")
 
 
 # ----------------------------------------------------------------------------- data and model
@@ -478,6 +369,7 @@ def pretrain(config: PretrainConfig, resume: Path | None = None, callbacks: list
         ckpt_path = latest_checkpoint(out)
         if ckpt_path is None:
             raise FileNotFoundError(f"{out}: no checkpoint to resume from in {ckpt_dir}")
+        check_checkpoint(ckpt_path)
     trainer.fit(module, loaders["train"], loaders["val"], ckpt_path=ckpt_path)
     if module.val_step != trainer.global_step:
         trainer.validate(module, loaders["val"], verbose=False)

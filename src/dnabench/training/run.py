@@ -38,10 +38,11 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, LearningRateMon
 from dnabench import __version__
 from dnabench.training.config import TrainConfig, load_config, save_config
 from dnabench.data.task import Activation, InputKind
-from dnabench.training.data import TrainingData, load_training_data, split_loaders
-from dnabench.training.engine import is_first_process, make_trainer, run_loggers
+from dnabench.training.data import TrainingData, load_config_data, split_loaders, subsample_train
+from dnabench.training.engine import check_checkpoint, is_first_process, make_trainer, run_loggers
 from dnabench.training.inference import resolve_model_dir
 from dnabench.training.module import DNATaskModule
+from dnabench.training.provenance import absolute_paths, data_change, data_fingerprint
 
 __all__ = ["train", "resume_run", "build_model_for", "resolve_model_dir", "latest_checkpoint", "quiet_lightning", "ConsoleReport", "ValidateAtEnd"]
 
@@ -206,15 +207,41 @@ def _progress_bar(monitor: str) -> Callback:
 
 
 def build_model_for(config: TrainConfig, data: TrainingData):
-    """The model a config asks for, sized for the data (outputs, input length), or loaded from --init."""
-    from dnabench.models import build_model
+    """The model a config asks for, sized for the data (outputs, input length; an upper model's
+    input size and positions from the features), or loaded from --init."""
+    from dnabench.models import build_model, model_class
 
-    if data.spec.input_kind is not InputKind.WINDOW:
+    features = data.extra.get("features")
+    takes_features = bool(getattr(model_class(config.model), "takes_features", False))
+    if features is not None and not takes_features:
+        raise ValueError(
+            f"{config.data}: a features folder holds backbone representations {features.get('shape')}, not sequences, and "
+            f"model {config.model!r} reads sequences; train upper_transformer on it (--model upper_transformer), or "
+            f"{config.model!r} on the store {features.get('store')}"
+        )
+    if features is None and takes_features:
+        raise ValueError(
+            f"{config.data}: model {config.model!r} reads backbone features, not sequences; make them with "
+            f"`dnabench features BACKBONE_RUN --data {config.data} --out FEATURES` and train on FEATURES"
+        )
+    if features is None and data.spec.input_kind is not InputKind.WINDOW:
         raise ValueError(
             f"{config.data}: a {data.spec.input_kind.value} store holds [B, {'2' if data.spec.input_kind is InputKind.PAIR else 'S'}, L] "
-            f"samples, and model {config.model!r} reads one window [B, L]; train it on a window store"
+            f"samples, and model {config.model!r} reads one window [B, L]; train it on a window store, or extract a backbone's "
+            f"features with `dnabench features BACKBONE_RUN --data {config.data} --out FEATURES` and train upper_transformer on FEATURES"
         )
     defaults: dict[str, Any] = {"num_outputs": len(data.labels), "output": "value" if data.spec.output is Activation.IDENTITY else "probability"}
+    if features is not None:
+        if config.reverse_complement_augment or config.max_shift:
+            raise ValueError(
+                f"{config.data}: features cannot be shifted or reverse-complemented after extraction; train without --rc and "
+                "--shift (extract with --reverse-complement to average both strands)"
+            )
+        if config.tokenizer_path:
+            raise ValueError(f"{config.data}: model {config.model!r} reads features and takes no tokenizer; drop --tokenizer-path")
+        shape = [int(v) for v in features["shape"]]
+        segments = shape[1] if len(shape) == 3 else 1
+        defaults.update(input_size=shape[-1], segments=segments, max_positions=max(512, segments + 1))
     if config.model in ("cnn_fc", "cnn_lstm"):
         defaults["seq_len"] = data.input_length
     tokenizer = None
@@ -231,6 +258,30 @@ def build_model_for(config: TrainConfig, data: TrainingData):
 
         model = init_from(model, config.init, given=config.model_options, own_tokenizer=bool(config.tokenizer_path))
     return model
+
+
+def start_at_label_means(model: Any, data: TrainingData, seed: int, rows: int = 100_000) -> bool:
+    """A regression head starts at the training labels' means (its output bias; the weights stay
+    small and random), so that a bounded-gradient loss such as Huber does not spend the run moving
+    a zero output to labels centred far from zero (log expression near -3). Returns whether it did."""
+    from dnabench.data.task import LabelKind
+
+    head = getattr(model, "head", None)
+    last = getattr(head, "fc2", None)
+    if data.spec.label_kind is not LabelKind.REGRESSION or not isinstance(last, torch.nn.Linear) or last.bias is None:
+        return False
+    train = data.split("train")
+    if train.size > rows:
+        train = np.sort(np.random.default_rng(seed).choice(train, size=rows, replace=False))
+    labels = np.asarray(data.source.labels(train), dtype=np.float64)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a label with no value in the sample: left at 0
+        means = np.nanmean(labels, axis=0) if labels.size else np.zeros(last.out_features)
+    if means.shape != (last.out_features,):
+        return False
+    with torch.no_grad():
+        last.bias.copy_(torch.from_numpy(np.nan_to_num(means, nan=0.0)).to(last.bias))
+    return True
 
 
 def latest_checkpoint(run: Path) -> Path | None:
@@ -272,13 +323,17 @@ def _holds_no_file(folder: Path) -> bool:
     return not any(p.is_file() or p.is_symlink() for p in folder.rglob("*"))
 
 
-def train(config: TrainConfig, resume: Path | None = None, callbacks: list[Callback] | None = None) -> Path:
-    """Fit, then test the best checkpoint; returns the run folder. `resume` continues a run folder.
+def train(config: TrainConfig, resume: Path | None = None, callbacks: list[Callback] | None = None, allow_changed_data: bool = False) -> Path:
+    """Fit, then test the best checkpoint; returns the run folder. `resume` continues a run folder,
+    and refuses when its data changed since the run started unless `allow_changed_data`.
 
     `callbacks` are extra Lightning callbacks (a throughput meter, a custom logger). A run that
     fails before it has written a file removes the folder it created; one that has (a
     checkpoint, the config) keeps it.
     """
+    from dnabench.training.estimator import fit_estimator, is_estimator  # random_forest, xgboost, kmer_lr: one fit
+    if is_estimator(config.model):
+        return fit_estimator(config, resume=resume)
     if not config.out:
         raise ValueError("--out RUN is required")
     out = Path(config.out)
@@ -287,9 +342,10 @@ def train(config: TrainConfig, resume: Path | None = None, callbacks: list[Callb
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"{out}: exists and is not a folder; give another --out")
     created = not out.exists()
+    absolute_paths(config)
     try:
         with quiet_lightning(config.verbose):
-            return _train(config, out, resume, callbacks)
+            return _train(config, out, resume, callbacks, allow_changed_data)
     except BaseException:
         if created and is_first_process() and out.is_dir() and _holds_no_file(out):
             shutil.rmtree(out, ignore_errors=True)
@@ -316,12 +372,20 @@ def _header(config: TrainConfig, data: TrainingData, model: Any, steps_per_epoch
     )
 
 
-def _train(config: TrainConfig, out: Path, resume: Path | None, callbacks: list[Callback] | None) -> Path:
+def _train(config: TrainConfig, out: Path, resume: Path | None, callbacks: list[Callback] | None, allow_changed_data: bool = False) -> Path:
+    if resume is not None and not allow_changed_data:
+        _check_same_data(out, config.data)
+    elif resume is not None and is_first_process():
+        _record_fingerprint(out, config.data)  # resumed on new data on purpose: the next resume compares with it
     L.seed_everything(config.seed, workers=True, verbose=False)
     if config.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
-    data = load_training_data(config.data, seed=config.seed, genome=config.genome)
+    data = load_config_data(config)
+    if config.train_fraction < 1:
+        data = subsample_train(data, config.train_fraction, config.seed)
     model = build_model_for(config, data)
+    if not config.init and resume is None:
+        start_at_label_means(model, data, config.seed)
     module = DNATaskModule(
         model, data.spec, data.labels, config.lr, config.weight_decay, config.warmup_fraction, config.seed, config.loss,
         grad_clip=config.grad_clip,
@@ -365,6 +429,8 @@ def _train(config: TrainConfig, out: Path, resume: Path | None, callbacks: list[
     started = dt.datetime.now(dt.timezone.utc).isoformat()
     if trainer.is_global_zero:
         save_config(config, out / "config.yaml")
+        if resume is None:
+            _write_start(out, config, started)
     hparams = _hparams(config, model, data)
     for logger in trainer.loggers:
         logger.log_hyperparams(hparams)
@@ -373,6 +439,7 @@ def _train(config: TrainConfig, out: Path, resume: Path | None, callbacks: list[
         ckpt_path = latest_checkpoint(out)
         if ckpt_path is None:
             raise FileNotFoundError(f"{out}: no checkpoint to resume from in {ckpt_dir}")
+        check_checkpoint(ckpt_path)
     trainer.fit(module, loaders["train"], loaders["val"], ckpt_path=ckpt_path)
     if trainer.is_global_zero:
         model.save_pretrained(out / "last")
@@ -487,6 +554,7 @@ def _write_results(out: Path, config: TrainConfig, data: TrainingData, module: D
         "data": str(config.data),
         "data_description": data.description,
         "data_card_sha256": data.card_sha256,
+        "data_fingerprint": _recorded_fingerprint(out) or data_fingerprint(config.data),
         "input_length": data.input_length,
         "task": {
             "name": data.spec.name,
@@ -516,11 +584,43 @@ def _write_results(out: Path, config: TrainConfig, data: TrainingData, module: D
     frame.to_parquet(out / "test_predictions.parquet", index=False)
 
 
-def resume_run(run: str | os.PathLike, overrides: dict[str, Any] | None = None) -> Path:
+def _write_start(out: Path, config: TrainConfig, started: str) -> None:
+    """run.json at the start: the data's fingerprint, which a resume compares (the end rewrites it whole)."""
+    record = {"dnabench": __version__, "data": str(config.data), "data_fingerprint": data_fingerprint(config.data), "started": started, "finished": None}
+    (out / "run.json").write_text(json.dumps(record, indent=1, default=str))
+
+
+def _recorded_fingerprint(out: Path) -> dict[str, Any] | None:
+    path = out / "run.json"
+    try:
+        return json.loads(path.read_text()).get("data_fingerprint") if path.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
+def _record_fingerprint(out: Path, data: str) -> None:
+    path = out / "run.json"
+    try:
+        record = json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, ValueError):
+        record = {}
+    record["data_fingerprint"] = data_fingerprint(data)
+    path.write_text(json.dumps(record, indent=1, default=str))
+
+
+def _check_same_data(out: Path, data: str) -> None:
+    recorded = _recorded_fingerprint(out)
+    why = data_change(recorded, data)
+    if why:
+        raise ValueError(f"{out}: the data changed since this run started: {why}. Resuming would mix two data sets; "
+                         "start a new run, or pass --allow-changed-data to resume on the new data on purpose")
+
+
+def resume_run(run: str | os.PathLike, overrides: dict[str, Any] | None = None, allow_changed_data: bool = False) -> Path:
     """Continue a run folder from its newest checkpoint with its saved config."""
     run = Path(run)
     if not (run / "config.yaml").is_file():
         raise FileNotFoundError(f"{run}: not a run folder (no config.yaml) to resume")
     config = load_config(run / "config.yaml", overrides or {})
     config.out = str(run)
-    return train(config, resume=run)
+    return train(config, resume=run, allow_changed_data=allow_changed_data)

@@ -1,4 +1,4 @@
-"""The embedded demo: every step of dnabench on a synthetic genome, in seconds, on a laptop.
+"""The quick tour: every step of dnabench on a synthetic genome, in seconds, on a laptop.
 
 It makes a small genome with planted motifs, indexes it into a genome cache, reads the motif
 sites back from BED, cuts windows around them (both strands) and around random background

@@ -1,0 +1,259 @@
+"""`write_report`: PNG plots and one self-contained HTML page from run folders only.
+
+Inputs are benchmark folders (with the results.json that `dnabench benchmark` writes), run
+folders (metrics.json + config.yaml), or folders holding run folders. For each run: training
+and validation curves (logs/metrics.csv), ROC and PR curves for classification and a
+predicted-vs-measured scatter for regression (test_predictions.parquet; runs scored from
+streamed histograms, such as Track7878, have none and get their table row and curves only),
+its metrics, its config and its provenance (run.json: dataset card sha256, dnabench version,
+git commit). Across runs: bars of each task's metrics per model (mean with the SD over seeds)
+and the results table. The page embeds every PNG as base64, so it is one file to mail or open
+offline; the PNGs are also written under OUT/plots/.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import pandas as pd
+
+from dnabench.evaluation.tables import read_reference, summarise, to_html
+
+__all__ = ["RunInfo", "find_runs", "write_report"]
+
+REPORT = "report.html"
+_PROVENANCE = ("dnabench", "git_commit", "git_dirty", "data", "data_description", "data_card_sha256", "torch", "lightning", "python",
+               "device", "precision", "world_size", "started", "finished")
+
+
+@dataclass
+class RunInfo:
+    """What the report knows of one run folder."""
+
+    path: Path
+    name: str
+    metrics: dict[str, Any]
+    run: dict[str, Any]
+    config_text: str
+    task: str
+    model: str
+    seed: Any
+    kind: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _is_run(folder: Path) -> bool:
+    return (folder / "metrics.json").is_file() and (folder / "config.yaml").is_file()
+
+
+def _read_run(folder: Path, name: str, extra: Optional[dict[str, Any]] = None) -> RunInfo:
+    import yaml
+
+    metrics = json.loads((folder / "metrics.json").read_text())
+    run = json.loads((folder / "run.json").read_text()) if (folder / "run.json").is_file() else {}
+    config_text = (folder / "config.yaml").read_text()
+    config = yaml.safe_load(config_text) or {}
+    task = run.get("task") or {}
+    extra = dict(extra or {})
+    task_name = task.get("name")
+    if not task_name or task_name == "table":  # a sequence table: its file names the task
+        task_name = Path(str(run.get("data") or config.get("data", "?"))).name
+    return RunInfo(
+        folder, name, metrics, run, config_text, str(extra.get("task") or task_name),
+        str(extra.get("model") or config.get("model", "?")), extra.get("seed", config.get("seed")),
+        str(task.get("kind", "")), extra,
+    )
+
+
+def find_runs(inputs: list[str | os.PathLike]) -> tuple[list[RunInfo], list[dict[str, Any]]]:
+    """The runs under `inputs` and the results.json of each benchmark folder among them."""
+    runs: list[RunInfo] = []
+    benchmarks: list[dict[str, Any]] = []
+    seen: set[Path] = set()
+    for item in inputs:
+        path = Path(item)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no such run or benchmark folder")
+        if (path / "results.json").is_file():
+            results = json.loads((path / "results.json").read_text())
+            benchmarks.append(results)
+            metrics: dict[str, list[str]] = {}
+            records: dict[str, dict[str, Any]] = {}
+            for record in results.get("runs", []):
+                metrics.setdefault(record["run"], []).append(record["metric"])
+                records.setdefault(record["run"], record)
+            labels = (results.get("layout") or {}).get("labels") or {}
+            for name, record in records.items():
+                folder = (path / name).resolve()
+                if folder not in seen and _is_run(folder):
+                    seen.add(folder)
+                    shown = {dim: (labels.get(dim) or {}).get(record.get(dim), record.get(dim)) for dim in ("task", "model")}
+                    runs.append(_read_run(folder, name, {**record, **shown, "metrics": metrics[name]}))
+            continue
+        folders = [path] if _is_run(path) else sorted(p.parent for p in path.rglob("metrics.json") if _is_run(p.parent))
+        if not folders:
+            raise FileNotFoundError(f"{path}: holds no run folder (metrics.json and config.yaml) and no results.json")
+        for folder in folders:
+            if folder.resolve() not in seen:
+                seen.add(folder.resolve())
+                runs.append(_read_run(folder, str(folder.relative_to(path)) if folder != path else path.name))
+    return runs, benchmarks
+
+
+class _Figures:
+    """PNG files under OUT/plots and their base64 for the page."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.count = 0
+
+    def add(self, png: bytes, name: str) -> str:
+        self.count += 1
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+        (self.folder / f"{self.count:03d}_{safe}.png").write_bytes(png)
+        return f'<img alt="{html.escape(name)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
+
+
+def _run_figures(run: RunInfo, figures: _Figures) -> list[str]:
+    from dnabench.evaluation import plots
+
+    out = []
+    log_path = run.path / "logs" / "metrics.csv"
+    if log_path.is_file() and log_path.stat().st_size:
+        log = pd.read_csv(log_path)
+        if "step" in log:
+            monitor = run.metrics.get("monitor")
+            out.append(figures.add(plots.curves_png(log, f"{run.name}: training", monitor), f"{run.name}_curves"))
+    predictions = run.path / "test_predictions.parquet"
+    if predictions.is_file():
+        frame = pd.read_parquet(predictions)
+        names = [c[len("pred_"):] for c in frame.columns if c.startswith("pred_") and f"target_{c[len('pred_'):]}" in frame]
+        if names and len(frame):
+            if run.kind in ("binary", "multilabel"):
+                curves = plots.label_curves(frame, names)
+                out.append(figures.add(plots.roc_pr_png(curves, f"{run.name}: test"), f"{run.name}_roc_pr"))
+            elif run.kind == "regression":
+                y = np.stack([frame[f"target_{n}"].to_numpy(float) for n in names], axis=1)
+                p = np.stack([frame[f"pred_{n}"].to_numpy(float) for n in names], axis=1)
+                out.append(figures.add(plots.scatter_png(y, p, f"{run.name}: test"), f"{run.name}_scatter"))
+    return out
+
+
+def _metrics_table(run: RunInfo) -> str:
+    names = sorted({k for split in ("val", "test") for k, v in (run.metrics.get(split) or {}).items() if isinstance(v, (int, float))})
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    rows = []
+    for split in ("val", "test"):
+        values = run.metrics.get(split) or {}
+        cells = "".join(f"<td class=\"num\">{values[n]:.4f}</td>" if isinstance(values.get(n), (int, float)) else "<td>–</td>" for n in names)
+        rows.append(f"<tr><td>{split}</td>{cells}</tr>")
+    return f"<table><tr><th>split</th>{head}</tr>{''.join(rows)}</table>"
+
+
+def _provenance(run: RunInfo) -> str:
+    items = "".join(f"<tr><td>{html.escape(k)}</td><td><code>{html.escape(str(run.run[k]))}</code></td></tr>" for k in _PROVENANCE if k in run.run)
+    return f"<table>{items}</table>" if items else "<p>no run.json</p>"
+
+
+def _tidy(runs: list[RunInfo]) -> pd.DataFrame:
+    """task, model, seed, metric, value of every run's test metrics (the task's own metrics where known)."""
+    records = []
+    for run in runs:
+        test = run.metrics.get("test") or {}
+        shown = run.extra.get("metrics") or ((run.run.get("task") or {}).get("metrics") or [k for k in test if k in ("auroc", "auprc", "spearman", "mse")])
+        for metric in shown:
+            value = test.get(metric)
+            if isinstance(value, (int, float)):
+                records.append({"task": run.task, "model": run.model, "seed": run.seed, "metric": metric, "value": float(value), "run": run.name})
+    return pd.DataFrame.from_records(records, columns=["task", "model", "seed", "metric", "value", "run"]).drop_duplicates()
+
+
+def _bars(tidy: pd.DataFrame, figures: _Figures) -> list[str]:
+    from dnabench.evaluation import plots
+
+    if tidy.empty:
+        return []
+    out = []
+    summary = summarise(tidy, ["task", "metric", "model"])
+    for (task, metric), group in summary.groupby(["task", "metric"], sort=False):
+        frame = group.rename(columns={"model": "label"})
+        out.append(figures.add(plots.bars_png(frame, f"{task}", metric), f"bars_{task}_{metric}"))
+    return out
+
+
+def _run_table(tidy: pd.DataFrame) -> str:
+    """For runs outside a benchmark: task x model cells of mean +- SD over seeds."""
+    if tidy.empty:
+        return "<p>No test metrics.</p>"
+    summary = summarise(tidy, ["task", "model", "metric"], best="model")
+    cells = [{**rec, "row": f"{rec['task']}", "column_label": f"{rec['model']} {rec['metric']}"} for rec in summary.to_dict("records")]
+    rows = list(dict.fromkeys(c["row"] for c in cells))
+    columns = list(dict.fromkeys(c["column_label"] for c in cells))
+    return to_html(cells, ["task"], rows, columns)
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; max-width: 1100px; }
+table { border-collapse: collapse; margin: 0.5em 0 1em 0; font-size: 0.9em; }
+td, th { border: 1px solid #ccc; padding: 0.2em 0.5em; vertical-align: top; }
+td.num { text-align: right; white-space: nowrap; }
+span.note { color: #666; font-size: 0.85em; }
+img { max-width: 100%; margin: 0.3em 0.3em 0.3em 0; }
+pre { background: #f6f6f6; padding: 0.5em; overflow-x: auto; font-size: 0.8em; }
+details { margin-bottom: 0.8em; }
+"""
+
+
+def write_report(inputs: list[str | os.PathLike] | str | os.PathLike, out: str | os.PathLike, reference: str | os.PathLike | None = None) -> Path:
+    """Write OUT/report.html (self-contained) and OUT/plots/*.png from run and benchmark folders; returns the page."""
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    runs, benchmarks = find_runs(list(inputs))
+    if not runs:
+        raise ValueError(f"{', '.join(map(str, inputs))}: no finished run to report on")
+    refs = read_reference(reference) if reference is not None else {}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    figures = _Figures(out / "plots")
+    parts = ["<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>dnabench report</title>",
+             f"<style>{_STYLE}</style></head><body><h1>dnabench report</h1>"]
+    for results in benchmarks:
+        cells = results.get("cells", [])
+        if refs:
+            for cell in cells:
+                task = cell.get("task")
+                cell["reference"] = (refs.get(str(task)) or {}).get(cell["metric"], cell.get("reference"))
+        parts.append(f"<h2>{html.escape(results.get('title') or results.get('name', ''))} ({html.escape(str(results.get('scale', '')))} scale)</h2>")
+        parts.append(f"<p>{results.get('runs_finished', 0)} of {results.get('runs_planned', 0)} runs finished; mean ± sample SD over seeds "
+                     "(n runs) of the test split; bold: best of its comparison; in brackets the paper's number"
+                     + (" and the reference (best achievable)." if refs or any(c.get("reference") is not None for c in cells) else ".") + "</p>")
+        parts.append(to_html(cells, results.get("row_header", []), results.get("row_order", []), results.get("column_order", [])))
+    tidy = _tidy(runs)
+    if not benchmarks:
+        parts.append("<h2>Results</h2>" + _run_table(tidy))
+    bars = _bars(tidy, figures)
+    if bars:
+        parts.append("<h2>Metrics by model</h2><p>Bars: mean over seeds; error bars: sample SD.</p>" + "".join(bars))
+    parts.append("<h2>Runs</h2>")
+    for run in runs:
+        title = f"{run.name} — {run.task}, {run.model}" + (f", seed {run.seed}" if run.seed is not None else "")
+        body = [_metrics_table(run), *_run_figures(run, figures)]
+        if not (run.path / "test_predictions.parquet").is_file():
+            body.append("<p>No test_predictions.parquet (scored from streamed histograms): no ROC/PR or scatter.</p>")
+        body.append("<details><summary>config.yaml</summary><pre>" + html.escape(run.config_text) + "</pre></details>")
+        body.append("<details><summary>provenance (run.json)</summary>" + _provenance(run) + "</details>")
+        parts.append(f"<section><h3>{html.escape(title)}</h3>{''.join(body)}</section>")
+    parts.append("</body></html>")
+    page = out / REPORT
+    tmp = out / f".{REPORT}.tmp-{os.getpid()}"
+    tmp.write_text("\n".join(parts))
+    os.replace(tmp, page)
+    return page

@@ -1,0 +1,336 @@
+"""`run_benchmark`: turn an experiment config into finished run folders and a results table.
+
+Rules, so that a benchmark can be killed and started again at any point:
+
+- a step whose folder is complete is skipped; one with a checkpoint and no result is resumed
+  (`resume_run` / `resume_pretrain`); a folder that this benchmark made and that holds neither
+  (a run that failed early) is moved aside to NAME.failed-N and the step starts again; a folder
+  it did not make is never touched (an error says so);
+- OUT/plan.json (the steps), OUT/state.json (what each step did) and the results files are
+  rewritten after every finished step;
+- a step that fails is recorded with its error and the steps that need it are left out; the
+  others still run.
+
+With one device or none the steps run here, one at a time (a new Python process would cost
+seconds a run, more than a small run takes on a CPU). With `devices` > 1, one step per GPU runs
+at once, each in its own process (`python -m dnabench.experiments.steps`) with
+CUDA_VISIBLE_DEVICES set to its GPU, and its output in OUT/logs/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from rich.console import Console
+from rich.table import Table
+
+from dnabench.experiments.config import ExperimentConfig, load_experiment
+from dnabench.experiments.plan import Plan, Step, build_plan, format_seconds, select
+from dnabench.experiments.results import load_reference, write_results
+from dnabench.experiments.steps import check_step, execute_step, move_aside, step_state
+
+__all__ = ["BenchmarkResult", "StepBlocked", "StepFailed", "check_plan", "print_plan", "run_benchmark", "schedule"]
+
+PLAN_FILE = "plan.json"
+STATE_FILE = "state.json"
+
+
+class StepBlocked(Exception):
+    """A step left out because a step it needs failed."""
+
+
+class StepFailed(RuntimeError):
+    """A step's process ended with an error (its log says more)."""
+
+
+@dataclass
+class BenchmarkResult:
+    plan: Plan
+    out: Path
+    dry_run: bool = False
+    #: finished in this call / complete before it / failed (id -> error) / left out after a failure
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    blocked: list[str] = field(default_factory=list)
+    results: dict[str, Path] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.blocked and not self.problems
+
+
+def schedule(
+    steps: Sequence[Step],
+    slots: Sequence[Optional[str]],
+    execute: Callable[[Step, Optional[str]], None],
+    finished: Callable[[Step, Optional[BaseException]], None],
+    complete: set[str] | None = None,
+    started: Callable[[Step, Optional[str]], None] | None = None,
+) -> None:
+    """Run `steps` on `slots` (devices), never one before the steps it needs have finished.
+
+    One slot: here, in order. Several: one step per free slot at once, on threads (each
+    `execute` starts a process). `complete` are ids already done; a failed step's dependents
+    are reported to `finished` with a StepBlocked error and not run.
+    """
+    done = set(complete or ())
+    bad: set[str] = set()
+    waiting = [s for s in steps if s.id not in done]
+
+    def block_orphans() -> None:
+        for step in list(waiting):
+            if any(n in bad for n in step.needs):
+                waiting.remove(step)
+                bad.add(step.id)
+                finished(step, StepBlocked(f"needs {', '.join(n for n in step.needs if n in bad)}, which did not finish"))
+
+    if len(slots) <= 1:
+        slot = slots[0] if slots else None
+        while waiting:
+            block_orphans()
+            if not waiting:
+                break
+            step = waiting.pop(0)
+            missing = [n for n in step.needs if n not in done]
+            if missing:
+                raise ValueError(f"step {step.id} comes before {missing}, which it needs")
+            if started:
+                started(step, slot)
+            try:
+                execute(step, slot)
+            except Exception as err:  # recorded; KeyboardInterrupt and SystemExit stop the benchmark
+                bad.add(step.id)
+                finished(step, err)
+            else:
+                done.add(step.id)
+                finished(step, None)
+        return
+    free = list(slots)
+    running: dict[Future, tuple[Step, Optional[str]]] = {}
+    with ThreadPoolExecutor(max_workers=len(slots)) as pool:
+        while waiting or running:
+            block_orphans()
+            for step in [s for s in waiting if all(n in done for n in s.needs)]:
+                if not free:
+                    break
+                slot = free.pop(0)
+                waiting.remove(step)
+                if started:
+                    started(step, slot)
+                running[pool.submit(execute, step, slot)] = (step, slot)
+            if not running:
+                if waiting:
+                    raise ValueError(f"steps {[s.id for s in waiting]} need steps that are not in the plan")
+                break
+            ended, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in ended:
+                step, slot = running.pop(future)
+                free.append(slot)
+                error = future.exception()
+                (bad if error else done).add(step.id)
+                finished(step, error)
+
+
+class _State:
+    """OUT/state.json: what the runner did with each step (so it knows which folders it made)."""
+
+    def __init__(self, out: Path) -> None:
+        self.path = out / STATE_FILE
+        try:
+            self.steps: dict[str, dict[str, Any]] = json.loads(self.path.read_text()) if self.path.is_file() else {}
+        except ValueError:
+            self.steps = {}
+
+    def set(self, step_id: str, **fields: Any) -> None:
+        record = self.steps.setdefault(step_id, {})
+        record.update(fields)
+        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(self.steps, indent=1))
+        os.replace(tmp, self.path)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def check_plan(plan: Plan) -> list[str]:
+    """Every problem the steps still to run would meet at their start (bad options, missing stores)."""
+    problems = []
+    for step in plan.steps:
+        if step_state(step) == "done":
+            continue
+        try:
+            check_step(step)
+        except (ValueError, FileNotFoundError, TypeError) as err:
+            problems.append(str(err))
+    return problems
+
+
+def print_plan(plan: Plan, console: Console) -> None:
+    """The steps as a table: kind, folder, what they need, state, rows, estimated time."""
+    table = Table(title=f"{plan.name}: {len(plan.steps)} steps ({plan.scale} scale) under {plan.out}", title_justify="left")
+    for name, justify in (("#", "right"), ("kind", "left"), ("folder", "left"), ("needs", "left"), ("state", "left"), ("rows", "right"), ("estimate", "right")):
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    index = {s.id: i + 1 for i, s in enumerate(plan.steps)}
+    for i, step in enumerate(plan.steps, 1):
+        needs = ", ".join(f"#{index[n]}" for n in step.needs if n in index)
+        rows = f"{step.rows:,}" if step.rows is not None else "?"
+        table.add_row(str(i), step.kind, step.id, needs, step_state(step), rows, format_seconds(step.cost_s))
+    console.print(table)
+    total = plan.total_cost()
+    known = sum(s.cost_s or 0 for s in plan.steps)
+    text = format_seconds(total) if total is not None else f"at least {format_seconds(known)} (steps marked ? have no size: build their stores first)"
+    console.print(f"estimated time on one device: {text}; an estimate from rows x epochs x length / the model's samples a second (docs/benchmarks.md)")
+
+
+def _subprocess_executor(plan_path: Path, logs: Path) -> Callable[[Step, Optional[str]], None]:
+    def execute(step: Step, slot: Optional[str]) -> None:
+        env = {**os.environ, "CUDA_VISIBLE_DEVICES": str(slot)} if slot is not None else dict(os.environ)
+        log = logs / (step.id.replace("/", "__") + ".log")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a") as handle:
+            handle.write(f"--- {_now()} {step.id} on CUDA_VISIBLE_DEVICES={slot}\n")
+            handle.flush()
+            code = subprocess.run([sys.executable, "-m", "dnabench.experiments.steps", str(plan_path), step.id],
+                                  stdout=handle, stderr=subprocess.STDOUT, env=env).returncode
+        if code != 0:
+            tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+            raise StepFailed(f"exit status {code}; see {log}: {' | '.join(tail)}")
+    return execute
+
+
+def _gpu_count() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def run_benchmark(
+    config: ExperimentConfig | str | os.PathLike,
+    out: str | os.PathLike,
+    scale: str = "small",
+    stores: str | os.PathLike | None = None,
+    only: Sequence[str] | None = None,
+    devices: int | None = None,
+    dry_run: bool = False,
+    console: Console | None = None,
+    reference: str | os.PathLike | None = None,
+    on_step: Callable[[Step, Optional[BaseException]], None] | None = None,
+) -> BenchmarkResult:
+    """Run (or with `dry_run`, only print) the plan of `config` under `out`; see the module docstring.
+
+    `stores` holds the task stores by name (default ./stores); `only` globs pick steps (their
+    dependencies come along); `devices` None uses the GPUs there are; `reference` is an
+    oracle.json shown beside the results; `on_step` is called after every step that ran.
+    """
+    console = console or Console()
+    if not isinstance(config, ExperimentConfig):
+        config = load_experiment(config, scale)
+    out = Path(out)
+    plan = select(build_plan(config, out, Path(stores) if stores is not None else Path("stores")), list(only or []))
+    ref = load_reference(reference)
+    result = BenchmarkResult(plan, out, dry_run=dry_run)
+    if dry_run:
+        print_plan(plan, console)
+        result.problems = check_plan(plan)
+        for problem in result.problems:
+            console.print(f"[yellow]would fail:[/] {problem}", soft_wrap=True, markup=True, highlight=False)
+        return result
+    problems = check_plan(plan)
+    if problems:
+        raise ValueError(f"{len(problems)} step(s) cannot start:\n  " + "\n  ".join(problems))
+    out.mkdir(parents=True, exist_ok=True)
+    full = build_plan(config, out, Path(plan.stores))  # plan.json holds every step, so results of earlier --only calls count
+    _check_same_experiment(out / PLAN_FILE, full)
+    merged = full
+    _write_json(out / PLAN_FILE, merged.to_dict())
+    state = _State(out)
+    made = set(state.steps)  # folders an earlier call of this benchmark started
+    complete = {s.id for s in plan.steps if step_state(s) == "done"}
+    result.skipped = [s.id for s in plan.steps if s.id in complete]
+    result.results = write_results(merged, out, ref)
+    if devices is None:
+        devices = _gpu_count()
+    slots: list[Optional[str]] = [str(i) for i in range(devices)] if devices > 1 else [None]
+    todo = [s for s in plan.steps if s.id not in complete]
+    console.print(f"{plan.name} ({plan.scale}): {len(plan.steps)} steps, {len(complete)} complete, {len(todo)} to run"
+                  + (f" on {devices} GPUs at once" if devices > 1 else ""), highlight=False)
+    position = {s.id: i + 1 for i, s in enumerate(todo)}
+
+    def prepare(step: Step) -> None:
+        folder = Path(step.config["out"])
+        if step.kind == "features":
+            return
+        if step_state(step) == "stale":
+            if step.id not in made:
+                raise FileExistsError(f"{folder}: holds files but no checkpoint or result, and this benchmark did not make it; move it away")
+            moved = move_aside(folder)
+            console.print(f"  {folder} had no checkpoint: moved aside to {moved.name}", highlight=False)
+
+    def started(step: Step, slot: Optional[str]) -> None:
+        how = "resume" if step_state(step) == "partial" else "start"
+        state.set(step.id, status="running", started=_now(), attempts=int(state.steps.get(step.id, {}).get("attempts", 0)) + 1)
+        where = f" on GPU {slot}" if slot is not None else ""
+        console.print(f"[{position[step.id]}/{len(todo)}] {how} {step.kind} {step.id}{where} (estimate {format_seconds(step.cost_s)})", highlight=False)
+
+    if len(slots) > 1:
+        run_one = _subprocess_executor(out / PLAN_FILE, out / "logs")
+
+        def execute(step: Step, slot: Optional[str]) -> None:
+            prepare(step)
+            run_one(step, slot)
+    else:
+        def execute(step: Step, slot: Optional[str]) -> None:
+            prepare(step)
+            execute_step(step)
+
+    def finished(step: Step, error: Optional[BaseException]) -> None:
+        if isinstance(error, StepBlocked):
+            result.blocked.append(step.id)
+            state.set(step.id, status="blocked", error=str(error))
+            console.print(f"  left out {step.id}: {error}", highlight=False)
+        elif error is not None:
+            result.failed[step.id] = f"{type(error).__name__}: {error}"
+            state.set(step.id, status="failed", finished=_now(), error=result.failed[step.id])
+            console.print(f"  [red]failed[/] {step.id}: {result.failed[step.id]}", highlight=False)
+        else:
+            result.done.append(step.id)
+            state.set(step.id, status="done", finished=_now())
+        result.results = write_results(merged, out, ref)
+        if on_step is not None and not isinstance(error, StepBlocked):
+            on_step(step, error)
+
+    start = time.monotonic()
+    schedule(todo, slots, execute, finished, complete, started)
+    console.print(
+        f"{plan.name}: {len(result.done)} run, {len(result.skipped)} already complete, {len(result.failed)} failed, "
+        f"{len(result.blocked)} left out, in {format_seconds(time.monotonic() - start)}; results in {out / 'results.md'}",
+        highlight=False,
+    )
+    return result
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+def _check_same_experiment(path: Path, plan: Plan) -> None:
+    """Refuse an OUT that holds the plan of another experiment or scale."""
+    if path.is_file():
+        old = Plan.read(path)
+        if old.name != plan.name or old.scale != plan.scale:
+            raise ValueError(f"{path.parent}: holds the {old.scale} plan of {old.name!r}; give another --out for the {plan.scale} plan of {plan.name!r}")
