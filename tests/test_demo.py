@@ -30,7 +30,27 @@ def test_demo_result(tmp_path):
     assert "four tokenizations" in console.export_text()
 
 
-def test_demo_command():
-    result = CliRunner().invoke(app, ["demo"])
+def test_demo_tour_command(tmp_path):
+    result = CliRunner().invoke(app, ["demo", "--tour", "--out", str(tmp_path / "tour")])
     assert result.exit_code == 0, result.output
     assert "four tokenizations" in result.output
+
+
+def test_full_demo_from_raw_files_to_report(tmp_path):
+    """The whole pipeline on the half-size world, one benchmark run: stores from the raw files,
+    the run, results beside the best achievable score, and the report."""
+    import json
+
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(app, ["demo", "--small", "--out", str(out), "--only", "runs/promvary/cnn_fc/*"])
+    assert result.exit_code == 0, result.output
+    for task in ("promvary", "methyl96", "track7878", "geneexp", "causalsnp", "mpraprom"):
+        assert (out / "stores" / task / "dataset.json").is_file()
+    best = json.loads((out / "oracle.json").read_text())
+    assert (out / "report" / "report.html").is_file() and (out / "benchmark" / "results.md").is_file()
+    record = json.loads((out / "demo.json").read_text())
+    (row,) = [r for r in record["scores"] if r["task"] == "promvary"]
+    assert row["metric"] == "auroc" and 0.5 < row["cnn_fc"] <= 1
+    assert row["best achievable"] == best["scores"]["promvary"]["auroc"] > row["cnn_fc"]
+    text = "".join(result.output.split())
+    assert "bestachievable" in text and f"report:{out / 'report' / 'report.html'}" in text

@@ -126,9 +126,9 @@ def run_full_demo(
         console.print(f"[red]{problem}[/]")
     results = result.results.get("results.md")
     total = sum(seconds.values())
-    console.print(f"results: {results or benchmark}")
+    console.print(f"results: {results or benchmark}", soft_wrap=True)
     if report is not None:
-        console.print(f"report:  {report}")
+        console.print(f"report:  {report}", soft_wrap=True)
     console.print(f"demo finished in {total:.0f} s (data {seconds['data']:.0f} s, benchmark {seconds['benchmark']:.0f} s, "
                   f"report {seconds['report']:.0f} s)")
     (out / "demo.json").write_text(json.dumps({"seed": seed, "scale": scale, "seconds": seconds, "ok": result.ok and not problems,
