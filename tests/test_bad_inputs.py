@@ -422,6 +422,13 @@ def train_integer_classes(tmp, w):
     return ["train", "--data", str(tmp / "classes.csv"), "--model", "cnn_fc", "--out", str(tmp / "r")], None
 
 
+def predict_unknown_extension(tmp, w):
+    def nothing_written() -> None:
+        assert not (tmp / "p.xlsx").exists()
+
+    return ["predict", str(w["run"]), str(w["table"]), "--out", str(tmp / "p.xlsx")], nothing_written
+
+
 CASES = [
     # (case, exit code, fragments)
     (fasta_no_header, 2, ["x.fa:1", "expected a '>' header"]),
@@ -477,6 +484,7 @@ CASES = [
     (run_damaged_model_config, 2, ["config.json", "not JSON"]),
     (run_missing, 2, ["nope", "no such run folder"]),
     (train_on_a_gpu_that_is_not_there, 2, ["accelerator gpu", "no CUDA GPU"]),
+    (predict_unknown_extension, 2, ["p.xlsx", "unknown table kind", ".parquet, .csv, .tsv"]),
     (train_integer_classes, 2, ["classes.csv", "integers 0, 1, 2", "multiclass"]),
 ]
 

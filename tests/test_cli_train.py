@@ -125,11 +125,11 @@ def test_store_info_on_a_table_says_what_to_do(tmp_path):
 
 
 def test_demo_says_its_folder_is_temporary(tmp_path):
-    result = runner.invoke(app, ["demo"])
+    result = runner.invoke(app, ["demo", "--tour"])
     text = " ".join(result.output.split())
     assert result.exit_code == 0, result.output
     assert "temporary folder, removed on exit" in text and "dnabench-demo-" not in text
-    kept = runner.invoke(app, ["demo", "--out", str(tmp_path / "d")])
+    kept = runner.invoke(app, ["demo", "--tour", "--out", str(tmp_path / "d")])
     assert kept.exit_code == 0 and str(tmp_path / "d") in "".join(kept.output.split())
 
 

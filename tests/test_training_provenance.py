@@ -89,3 +89,14 @@ def test_resume_from_another_folder_and_refuse_flipped_labels(tmp_path, monkeypa
     assert json.loads((run / "metrics.json").read_text())["epochs"] >= 2
     with contextlib.redirect_stdout(io.StringIO()):
         resume_run(run, {"max_epochs": 4})  # the new data is now the run's data
+
+
+def test_git_commit_is_none_outside_a_checkout(monkeypatch, tmp_path):
+    """A package installed inside someone else's repository must not report that repository's commit."""
+    from dnabench.training import provenance as run_module
+
+    monkeypatch.setattr(run_module, "_git", lambda *args: None)
+    assert run_module.git_commit() is None and run_module.git_dirty() is None
+    answers = {("rev-parse", "--show-toplevel"): str(tmp_path), ("rev-parse", "HEAD"): "f" * 40}
+    monkeypatch.setattr(run_module, "_git", lambda *args: answers.get(args))  # ls-files: not tracked
+    assert run_module.git_commit() is None

@@ -99,17 +99,6 @@ def test_run_json_records_version_and_commit(short_run):
         assert meta["git_commit"] is None and meta["git_dirty"] is None
 
 
-def test_git_commit_is_none_outside_a_checkout(monkeypatch, tmp_path):
-    """A package installed inside someone else's repository must not report that repository's commit."""
-    from dnabench.training import run as run_module
-
-    monkeypatch.setattr(run_module, "_git", lambda *args: None)
-    assert run_module._git_commit() is None and run_module._git_dirty() is None
-    answers = {("rev-parse", "--show-toplevel"): str(tmp_path), ("rev-parse", "HEAD"): "f" * 40}
-    monkeypatch.setattr(run_module, "_git", lambda *args: answers.get(args))  # ls-files: not tracked
-    assert run_module._git_commit() is None
-
-
 def test_tensorboard_hparams_are_filled(short_run):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

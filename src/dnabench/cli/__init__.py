@@ -63,14 +63,14 @@ def info() -> None:
 
 
 def demo(
-    out: Annotated[Path, typer.Option(help="Folder of the demo's raw files, stores, runs, results and report.")] = Path("dnabench-demo"),
+    out: Annotated[Optional[Path], typer.Option(help="Folder of the demo's raw files, stores, runs, results and report.", show_default="./dnabench-demo; --tour: a temporary folder")] = None,
     seed: Annotated[int, typer.Option(help="Random seed of the synthetic world (the same seed gives the same numbers).")] = 0,
     only: Annotated[Optional[list[str]], typer.Option(help="Run only the benchmark steps matching this glob (repeatable), e.g. 'runs/promvary/*'.", show_default="all of Table 5")] = None,
     small: Annotated[bool, typer.Option("--small", help="Half-size world: a quicker, noisier run.")] = False,
     tour: Annotated[bool, typer.Option("--tour", help="Only the quick tour: genome cache, windows, labels, four tokenizations (seconds).")] = False,
 ) -> None:
     """The benchmark in miniature: synthetic raw files -> prepare -> pretrain -> three models on six tasks -> results -> report."""
-    if out.exists() and not out.is_dir():
+    if out is not None and out.exists() and not out.is_dir():
         fail(f"{out}: exists and is not a folder; give another --out")
     if tour:
         from dnabench.demo import run_demo

@@ -260,6 +260,9 @@ def predict(
     _check_run(run, saved_model_ok=True)
     _exists("INPUT", input_path, "file or features folder")
     _exists("--genome", genome, "genome cache")
+    name = out.name.lower().removesuffix(".gz")
+    if not name.endswith((".parquet", ".csv", ".tsv", ".txt")) or out.name.lower().endswith(".parquet.gz"):
+        fail(f"{out}: unknown table kind (--out); give a name ending in .parquet, .csv, .tsv or .txt (.gz allowed for text)")
     from dnabench.training.inference import InputLengthWarning, predict_file
     from dnabench.training.variant_effect import VariantWarning
 

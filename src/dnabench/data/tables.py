@@ -57,6 +57,34 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
         raise InputError(path, f"cannot read as a table ({err})") from err
 
 
+#: table files dnabench writes and reads, by name ending (.gz allowed for the text ones)
+TABLE_SUFFIXES = (".parquet", ".csv", ".tsv", ".txt")
+
+
+def check_table_suffix(path: str | os.PathLike) -> Path:
+    """`path` if it names a table kind dnabench writes; else a ValueError listing them (before any work)."""
+    path = Path(path)
+    name = path.name.lower().removesuffix(".gz")
+    if not name.endswith(TABLE_SUFFIXES) or path.name.lower().endswith(".parquet.gz"):
+        raise ValueError(f"{path}: unknown table kind; give a name ending in .parquet, .csv, .tsv or .txt (.gz allowed for text)")
+    return path
+
+
+def write_table(frame: pd.DataFrame, out: str | os.PathLike) -> Path:
+    """Write `frame` to .parquet, .csv or .tsv/.txt (.gz allowed) under a temporary name, then rename."""
+    out = check_table_suffix(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    suffix = out.name.lower().removesuffix(".gz")
+    if suffix.endswith(".parquet"):
+        frame.to_parquet(tmp, index=False)
+    else:
+        compression = "gzip" if out.name.lower().endswith(".gz") else None
+        frame.to_csv(tmp, sep="\t" if suffix.endswith((".tsv", ".txt")) else ",", index=False, compression=compression)
+    tmp.replace(out)
+    return out
+
+
 def encode_sequences(sequences: pd.Series | list[str], source: str = "<sequences>", length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Strings -> codes [N, L] right-padded with N, and the true lengths. One pass, no per-base Python."""
     seqs = pd.Series(sequences, dtype="object")
@@ -148,7 +176,7 @@ def load_sequence_table(
         numeric = [str(c) for c in frame.columns if c not in (seq_col, split_col) and pd.api.types.is_numeric_dtype(frame[c])]
         raise InputError(
             path,
-            f"no label column: name one 'label' (or label_* for several), or pass --label COLUMN[,COLUMN]"
+            "no label column: name one 'label' (or label_* for several), or pass --label COLUMN[,COLUMN]"
             + (f" (numeric columns: {', '.join(numeric)})" if numeric else ""),
         )
     not_numeric = [str(c) for c in label_columns if not pd.api.types.is_numeric_dtype(frame[c])]

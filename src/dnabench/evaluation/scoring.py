@@ -35,6 +35,23 @@ def score(spec: TaskSpec, labels: LabelSet, targets: np.ndarray, preds: np.ndarr
     return _classification(spec, groups, auroc_auprc(targets, preds, groups=groups), targets, preds, threshold)
 
 
+def per_label_scores(spec: TaskSpec, labels: LabelSet, targets: np.ndarray, preds: np.ndarray) -> dict[str, dict[str, float | None]]:
+    """Each label's own scores (regression: Spearman and Pearson; classification: AUROC and
+    AUPRC), as {label: {metric: value}}; None where a label's metric is undefined (a constant
+    column, one class only). GeneExp's per-tissue Spearman is this."""
+    if spec.label_kind is LabelKind.REGRESSION:
+        from dnabench.evaluation.regression import pearson_per_target, spearman_per_target
+
+        columns = {"spearman": spearman_per_target(targets, preds).per_label, "pearson": pearson_per_target(targets, preds).per_label}
+    else:
+        scores = auroc_auprc(targets, preds)
+        columns = {"auroc": scores.auroc.per_label, "auprc": scores.auprc.per_label}
+    return {
+        str(name): {metric: (float(values[j]) if np.isfinite(values[j]) else None) for metric, values in columns.items()}
+        for j, name in enumerate(labels.names)
+    }
+
+
 class SplitScorer:
     """Scores one split fed batch by batch: exactly (batches kept) or, for large multilabel
     tasks, from per-label histograms whose memory does not grow with the rows

@@ -30,10 +30,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import dnabench
 from dnabench import __version__
 from dnabench.data.task import LabelKind
-from dnabench.evaluation.scoring import score
+from dnabench.evaluation.scoring import per_label_scores, score
+from dnabench.training.provenance import git_commit, git_dirty, package_path
 from dnabench.io.files import atomic_dir
 from dnabench.models.estimators import CONFIG_FILE, Estimator, build_estimator, is_estimator, is_estimator_dir, library_versions, load_estimator
 from dnabench.training.config import TrainConfig, load_config, save_config
@@ -203,6 +203,7 @@ def _fit(config: TrainConfig, out: Path) -> Path:
         "best_model": f"best/: the fitted {config.model} (one model a label, fitted once on the training split)",
         "fit_seconds": round(fit_seconds, 3),
         "training_rows": [fit["rows"] for fit in model.fits],
+        **({"test_per_label": per_label_scores(data.spec, data.labels, arrays["test"][1], predictions["test"])} if len(test_rows) else {}),
     })
     return out
 
@@ -211,9 +212,11 @@ def _run_record(config: TrainConfig, data: TrainingData, model: Estimator, start
     devices = sorted({str(fit.get("device", "cpu")) for fit in model.fits})
     return {
         "dnabench": __version__,
-        "dnabench_path": str(Path(dnabench.__file__).resolve().parent),
+        "dnabench_path": package_path(),
         **library_versions(),
         "python": sys.version.split()[0],
+        "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
         "model": config.model,
         "data": str(config.data),
         "data_description": data.description,

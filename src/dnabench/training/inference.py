@@ -28,6 +28,7 @@ import torch
 
 from dnabench.alphabet import N
 from dnabench.data.splits import normalise_split
+from dnabench.data.tables import write_table
 from dnabench.data.task import LabelSet, TaskSpec
 from dnabench.evaluation.scoring import SplitScorer
 from dnabench.training.config import load_config
@@ -405,16 +406,7 @@ def predict_file(
         if threshold is not None:
             frame[f"call_{label}"] = (preds[:, j] >= threshold).astype(np.int8)
     frame.attrs["threshold"] = threshold
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    suffix = out.name.lower().removesuffix(".gz")
-    if suffix.endswith(".parquet"):
-        frame.to_parquet(tmp, index=False)
-    else:
-        compression = "gzip" if out.name.lower().endswith(".gz") else None
-        frame.to_csv(tmp, sep="\t" if suffix.endswith((".tsv", ".txt")) else ",", index=False, compression=compression)
-    tmp.replace(out)
+    write_table(frame, out)
     return frame
 
 
@@ -537,7 +529,6 @@ def _predict_estimator_file(
     with its `index`), FASTA / BED + genome / a sequence table for kmer_lr; pred_LABEL and, for
     probabilities, call_LABEL at `threshold` or the run's validation threshold."""
     from dnabench.training.estimator import check_strand_option, open_estimator_run, predict_estimator_codes, row_names, split_arrays
-    from dnabench.training.variant_effect import write_table
 
     run, config, model, meta, metrics = open_estimator_run(run)
     check_strand_option(model, reverse_complement)

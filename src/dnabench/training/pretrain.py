@@ -48,7 +48,8 @@ from dnabench.training.pretrain_config import PretrainConfig, load_pretrain_conf
 from dnabench.training.errors import NonFiniteLossError
 from dnabench.training.masking import IGNORE, MaskedBatch, Masker, MaskingConfig
 from dnabench.training.engine import adamw_with_schedule, check_checkpoint, clip_gradients, is_first_process, make_trainer, run_loggers
-from dnabench.training.run import CHECKPOINTS, InterruptCheckpoint, _git_commit, latest_checkpoint
+from dnabench.training.provenance import git_commit
+from dnabench.training.run import CHECKPOINTS, InterruptCheckpoint, latest_checkpoint
 
 __all__ = ["MLMModule", "MLMStats", "PretrainConfig", "build_mlm", "load_chunks", "load_pretrain_config", "pretrain", "resume_pretrain"]
 
@@ -428,7 +429,7 @@ def _write_results(
         "dnabench": __version__,
         "torch": torch.__version__,
         "python": sys.version.split()[0],
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "inputs": inputs,
         "chunk_length": source.length,
         "chunks": {"windows": source.num_windows, "samples": len(source), "counts": [c.as_dict() for c in source.counts]},

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
 from dnabench.io.files import sha256_file
 
-__all__ = ["data_fingerprint", "data_change", "absolute_paths"]
+__all__ = ["data_fingerprint", "data_change", "absolute_paths", "git_commit", "git_dirty", "package_path"]
 
 
 def _store_files(folder: Path) -> dict[str, Any]:
@@ -68,3 +69,34 @@ def absolute_paths(config: Any, names: tuple[str, ...] = ("data", "genome", "ini
         value = getattr(config, name, None)
         if value and Path(value).exists():
             setattr(config, name, str(Path(value).resolve()))
+
+
+def _git(*args: str) -> str | None:
+    here = Path(__file__).resolve().parent  # inside the package, wherever it is installed
+    try:
+        out = subprocess.run(["git", "-C", str(here), *args], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def git_commit() -> str | None:
+    """The commit of the checkout that this dnabench runs from, or None: an installed package (a
+    wheel in site-packages, even inside someone's repository), no git, or not a checkout."""
+    top = _git("rev-parse", "--show-toplevel")
+    if not top or _git("ls-files", "--error-unmatch", str(Path(__file__).resolve())) is None:
+        return None
+    return _git("rev-parse", "HEAD") or None
+
+
+def git_dirty() -> bool | None:
+    """Whether the checkout's tracked files differ from its commit (None where there is no checkout)."""
+    if git_commit() is None:
+        return None
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return None if status is None else bool(status)
+
+
+def package_path() -> str:
+    """The folder dnabench is imported from (a checkout's src/ or site-packages)."""
+    return str(Path(__file__).resolve().parents[1])

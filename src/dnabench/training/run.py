@@ -22,7 +22,6 @@ import logging
 import math
 import os
 import shutil
-import subprocess
 import sys
 import time
 import warnings
@@ -42,7 +41,7 @@ from dnabench.training.data import TrainingData, load_config_data, split_loaders
 from dnabench.training.engine import check_checkpoint, is_first_process, make_trainer, run_loggers
 from dnabench.training.inference import resolve_model_dir
 from dnabench.training.module import DNATaskModule
-from dnabench.training.provenance import absolute_paths, data_change, data_fingerprint
+from dnabench.training.provenance import absolute_paths, data_change, data_fingerprint, git_commit, git_dirty, package_path
 
 __all__ = ["train", "resume_run", "build_model_for", "resolve_model_dir", "latest_checkpoint", "quiet_lightning", "ConsoleReport", "ValidateAtEnd"]
 
@@ -289,36 +288,6 @@ def latest_checkpoint(run: Path) -> Path | None:
     return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
 
 
-def _git(*args: str) -> str | None:
-    here = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(["git", "-C", str(here), *args], capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
-def _git_commit() -> str | None:
-    """The commit of the checkout that this dnabench runs from, or None: an installed package (a
-    wheel in site-packages, even inside someone's repository), no git, or not a checkout."""
-    top = _git("rev-parse", "--show-toplevel")
-    if not top or _git("ls-files", "--error-unmatch", str(Path(__file__).resolve())) is None:
-        return None
-    return _git("rev-parse", "HEAD") or None
-
-
-def _git_dirty() -> bool | None:
-    """Whether the checkout's tracked files differ from its commit (None where there is no checkout)."""
-    if _git_commit() is None:
-        return None
-    status = _git("status", "--porcelain", "--untracked-files=no")
-    return None if status is None else bool(status)
-
-
-def _package_path() -> str:
-    return str(Path(__file__).resolve().parents[1])
-
-
 def _holds_no_file(folder: Path) -> bool:
     return not any(p.is_file() or p.is_symlink() for p in folder.rglob("*"))
 
@@ -542,15 +511,20 @@ def _write_results(out: Path, config: TrainConfig, data: TrainingData, module: D
         "epochs": trainer.current_epoch,
         "steps": trainer.global_step,
     }
+    index, preds, targets = getattr(module, "test_predictions", (np.zeros(0), np.zeros((0, 0)), np.zeros((0, 0))))
+    if not module.streamed and preds.size:
+        from dnabench.evaluation.scoring import per_label_scores
+
+        metrics["test_per_label"] = per_label_scores(data.spec, data.labels, targets, preds)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     run = {
         "dnabench": __version__,
-        "dnabench_path": _package_path(),
+        "dnabench_path": package_path(),
         "torch": torch.__version__,
         "lightning": L.__version__,
         "python": sys.version.split()[0],
-        "git_commit": _git_commit(),
-        "git_dirty": _git_dirty(),
+        "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
         "data": str(config.data),
         "data_description": data.description,
         "data_card_sha256": data.card_sha256,
@@ -576,7 +550,6 @@ def _write_results(out: Path, config: TrainConfig, data: TrainingData, module: D
     (out / "run.json").write_text(json.dumps(run, indent=1, default=str))
     if module.streamed:  # millions of rows x thousands of labels: `dnabench predict` writes them on request
         return
-    index, preds, targets = getattr(module, "test_predictions", (np.zeros(0), np.zeros((0, 0)), np.zeros((0, 0))))
     frame = pd.DataFrame({"index": index})
     for j, name in enumerate(data.labels.names):
         frame[f"target_{name}"] = targets[:, j] if targets.size else []

@@ -31,9 +31,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dnabench.data.tables import write_table
 from dnabench.data.samples import Alleles, check_ref, gather_pairs, pair_sample, variant_window_starts
 
-__all__ = ["VariantScores", "VariantWarning", "genome_for_run", "is_vcf", "score_variants", "score_vcf", "write_table", "VARIANTS_PER_BATCH"]
+__all__ = ["VariantScores", "VariantWarning", "genome_for_run", "is_vcf", "score_variants", "score_vcf", "VARIANTS_PER_BATCH"]
 
 #: variants whose two windows are gathered and predicted at a time
 VARIANTS_PER_BATCH = 4096
@@ -58,21 +59,6 @@ class VariantScores:
 def is_vcf(path: str | os.PathLike) -> bool:
     name = Path(path).name.lower()
     return name.endswith((".vcf", ".vcf.gz", ".vcf.bgz", ".bcf"))
-
-
-def write_table(frame: pd.DataFrame, out: str | os.PathLike) -> Path:
-    """Write `frame` to .parquet, .csv or .tsv/.txt (.gz allowed) under a temporary name, then rename."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    suffix = out.name.lower().removesuffix(".gz")
-    if suffix.endswith(".parquet"):
-        frame.to_parquet(tmp, index=False)
-    else:
-        compression = "gzip" if out.name.lower().endswith(".gz") else None
-        frame.to_csv(tmp, sep="\t" if suffix.endswith((".tsv", ".txt")) else ",", index=False, compression=compression)
-    tmp.replace(out)
-    return out
 
 
 def _describe(genome: Any, chrom: str, pos: int, ref: str, alt: str) -> str:
