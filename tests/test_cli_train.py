@@ -171,3 +171,23 @@ def test_kmer_lr_trains_evaluates_and_predicts_through_the_cli_on_a_gue_table(tm
     np.testing.assert_allclose(predicted["pred_label"], load_estimator(run / "best").predict(codes)[:, 0], rtol=1e-6)
     result = runner.invoke(app, ["train", "--resume", str(run)], terminal_width=200)
     assert result.exit_code == 0 and "this run is finished" in " ".join(result.output.split()), result.output
+
+
+def test_label_and_sequence_columns_by_name(tmp_path):
+    """--label picks the label among numeric columns, --sequence-column names the sequences, and the
+    run's first line says which columns became labels and how the rows were split."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.read_csv(synthetic_table(tmp_path / "t.csv", rows=96))
+    frame = frame.rename(columns={"sequence": "dna", "label": "promoter"})
+    frame["gc"] = np.linspace(0, 1, len(frame))
+    frame.to_csv(tmp_path / "named.csv", index=False)
+    result = runner.invoke(app, ["train", "--data", str(tmp_path / "named.csv"), "--sequence-column", "dna", "--label", "promoter",
+                                 "--model", "cnn_fc", "--out", str(tmp_path / "run2"), "--max-epochs", "1", "--batch-size", "32", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "labels promoter (binary), split random 80/10/10 by seed 0" in text
+    assert json.loads((tmp_path / "run2" / "run.json").read_text())["task"]["label_names"] == ["promoter"]

@@ -8,7 +8,7 @@ from dnabench.training.engine import adamw_with_schedule, clip_gradients, device
 
 
 def test_device_and_precision_settings(monkeypatch):
-    assert [device_setting(v) for v in ("auto", "-1", "2", "0,1")] == ["auto", -1, 2, [0, 1]]
+    assert [device_setting(v, "cpu") for v in ("auto", "-1", "2", "0,1")] == ["auto", -1, 2, [0, 1]]
     assert precision_setting("32", "cpu") == "32-true" and precision_setting("bf16-mixed", "gpu") == "bf16-mixed"
     assert precision_setting("auto", "cpu") == "32-true"
     monkeypatch.setenv("LOCAL_RANK", "1")
@@ -38,3 +38,35 @@ def test_clip_gradients():
         p.grad = torch.full_like(p, 10.0)
     clip_gradients(model, 1.0)
     assert abs(float(torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in model.parameters()]))) - 1.0) < 1e-5
+
+
+def test_devices_the_machine_lacks_are_refused_before_lightning_starts(monkeypatch):
+    import pytest
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert device_setting("2", "gpu") == 2 and device_setting("0,1", "auto") == [0, 1]
+    with pytest.raises(ValueError, match="4 GPUs asked for, this machine has 2"):
+        device_setting("4", "auto")
+    with pytest.raises(ValueError, match="GPU 3 does not exist; this machine has 2"):
+        device_setting("0,3", "gpu")
+    with pytest.raises(ValueError, match="devices must be auto"):
+        device_setting("two")
+    assert device_setting("8", "cpu") == 8  # CPU processes: as many as asked
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        device_setting("1", "gpu")
+
+
+def test_a_cut_checkpoint_is_named(tmp_path):
+    import pytest
+
+    from dnabench.training.engine import check_checkpoint
+
+    path = tmp_path / "last.ckpt"
+    torch.save({"state_dict": {"w": torch.zeros(3)}}, path)
+    assert check_checkpoint(path) == path
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(ValueError, match="last.ckpt: damaged or truncated checkpoint"):
+        check_checkpoint(path)

@@ -63,7 +63,7 @@ def masked_pairs(n: int = 240, seed: int = 0) -> TrainingData:
 def handmade(monkeypatch):
     data = masked_pairs()
     for module in (estimator_module, inference_module):  # fit reads the data, and so does evaluate
-        monkeypatch.setattr(module, "load_training_data", lambda *args, **kwargs: data)
+        monkeypatch.setattr(module, "load_config_data", lambda *args, **kwargs: data)
     return data
 
 
@@ -102,7 +102,7 @@ def test_a_binary_xgboost_run_uses_the_validation_threshold_on_test(tmp_path, mo
         ArraySource(data.source.x, data.source.y[:, :1]), data.splits,
         data.spec.with_(label_kind="binary", masked=False), LabelSet(("lung",)), 64, "toy", "0" * 64,
     )
-    monkeypatch.setattr(estimator_module, "load_training_data", lambda *args, **kwargs: data)
+    monkeypatch.setattr(estimator_module, "load_config_data", lambda *args, **kwargs: data)
     options = {"n_estimators": 40, "n_jobs": 1, "device": "cpu", "early_stopping_rounds": 5}
     run = fit_estimator(TrainConfig(data="toy", model="xgboost", model_options=options, out=str(tmp_path / "xgb")))
     metrics = json.loads((run / "metrics.json").read_text())
@@ -140,7 +140,7 @@ def test_estimator_options_are_checked_when_the_config_is_made(tmp_path):
 def test_trees_refuse_sequence_codes_with_a_pointer_to_features(tmp_path, monkeypatch):
     data = masked_pairs()
     data.source.x = np.zeros((len(data.source.x), 64), dtype=np.uint8)
-    monkeypatch.setattr(estimator_module, "load_training_data", lambda *args, **kwargs: data)
+    monkeypatch.setattr(estimator_module, "load_config_data", lambda *args, **kwargs: data)
     with pytest.raises(ValueError, match="dnabench features RUN --data STORE"):
         fit_estimator(TrainConfig(data="toy", model="xgboost", out=str(tmp_path / "codes")))
     assert not (tmp_path / "codes").exists()
