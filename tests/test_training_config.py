@@ -49,9 +49,11 @@ def test_yaml_flags_and_saved_config(tmp_path):
 def test_cli_reports_a_bad_model_option_before_reading_data(tmp_path):
     from dnabench.cli import app
 
-    res = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "absent.csv"), "--out", str(tmp_path / "r"), "--positions", "rotry"])
-    assert res.exit_code == 2 and "rotry" in res.output and "absent.csv" not in res.output
-    res = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "absent.csv"), "--out", str(tmp_path / "r"), "--model", "cnn_fc", "--layers", "2"])
+    table = tmp_path / "unreadable.csv"
+    table.write_text("not a table\x00\x00")  # exists, so only reading it would fail
+    res = CliRunner().invoke(app, ["train", "--data", str(table), "--out", str(tmp_path / "r"), "--positions", "rotry"])
+    assert res.exit_code == 2 and "rotry" in res.output and "unreadable.csv" not in res.output
+    res = CliRunner().invoke(app, ["train", "--data", str(table), "--out", str(tmp_path / "r"), "--model", "cnn_fc", "--layers", "2"])
     assert res.exit_code == 2 and "num_layers" in res.output
     help_text = " ".join(CliRunner().invoke(app, ["train", "--help"], terminal_width=200).output.replace("│", " ").split())
     for flag in ("--tokenizer", "--positions", "--hidden-size", "--layers", "--heads", "--dropout", "--k", "--weight-decay", "--patience"):

@@ -230,3 +230,22 @@ def test_train_fraction_keeps_a_seeded_share_of_the_training_rows(tmp_path):
     assert part.extra["counts"]["train"] == part.split("train").size
     with pytest.raises(ValueError, match="train_fraction"):
         TrainConfig(train_fraction=0)
+
+
+def test_a_regression_head_starts_at_the_training_label_means(tmp_path):
+    from dnabench.models import build_model
+    from dnabench.training.data import load_training_data
+    from dnabench.training.run import start_at_label_means
+
+    frame = pd.read_csv(synthetic_table(tmp_path / "t.csv", rows=200, regression=True))
+    frame["label"] = frame["label"] - 3.0
+    frame.loc[5, "label"] = np.inf  # left out of the mean
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    data = load_training_data(tmp_path / "t.csv", seed=0)
+    model = build_model("cnn_fc", **SMALL_CNN, num_outputs=1, output="value", seq_len=60)
+    assert start_at_label_means(model, data, seed=0)
+    labels = data.source.labels(data.split("train"))[:, 0]
+    expected = labels[np.isfinite(labels)].mean()
+    assert abs(float(model.head.fc2.bias[0]) - expected) < 1e-5 and expected < -2
+    binary = load_training_data(synthetic_table(tmp_path / "b.csv", rows=100), seed=0)
+    assert not start_at_label_means(model, binary, seed=0)  # classification heads keep their start

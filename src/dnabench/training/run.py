@@ -273,13 +273,14 @@ def start_at_label_means(model: Any, data: TrainingData, seed: int, rows: int = 
     if train.size > rows:
         train = np.sort(np.random.default_rng(seed).choice(train, size=rows, replace=False))
     labels = np.asarray(data.source.labels(train), dtype=np.float64)
+    labels[~np.isfinite(labels)] = np.nan  # a bad (infinite) label is the loss's to report, not the start's
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a label with no value in the sample: left at 0
         means = np.nanmean(labels, axis=0) if labels.size else np.zeros(last.out_features)
     if means.shape != (last.out_features,):
         return False
     with torch.no_grad():
-        last.bias.copy_(torch.from_numpy(np.nan_to_num(means, nan=0.0)).to(last.bias))
+        last.bias.copy_(torch.from_numpy(np.nan_to_num(means, nan=0.0, posinf=0.0, neginf=0.0)).to(last.bias))
     return True
 
 
