@@ -14,24 +14,7 @@ import numpy as np
 
 __all__ = ["SPLITS", "SPLIT_ALIASES", "normalise_split", "random_split", "chromosome_split"]
 
-SPLITS: tuple[str, ...] = ("train", "val", "test")
-#: other spellings accepted when writing a store, reading a table's split column or asking for a split
-SPLIT_ALIASES: dict[str, str] = {
-    "training": "train",
-    "valid": "val",
-    "validation": "val",
-    "dev": "val",
-    "testing": "test",
-}
-
-
-def normalise_split(name: str) -> str:
-    """The canonical split name of `name` (case-insensitive), or KeyError listing the valid ones."""
-    key = str(name).strip().lower()
-    key = SPLIT_ALIASES.get(key, key)
-    if key not in SPLITS:
-        raise KeyError(f"unknown split {name!r}; splits are {', '.join(SPLITS)} (or {', '.join(SPLIT_ALIASES)})")
-    return key
+from dnabench.data.split_names import SPLIT_ALIASES, SPLITS, normalise_split  # noqa: E402,F401  (re-exported)
 
 
 def _cuts(n: int, fractions: Sequence[float]) -> np.ndarray:

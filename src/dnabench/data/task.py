@@ -14,11 +14,11 @@ histone for Track7878): data, not spec, since it comes from the raw files.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from dnabench.data.splits import SPLITS
+from dnabench.data.split_names import SPLITS
 
 __all__ = [
     "InputKind",
