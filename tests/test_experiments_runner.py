@@ -269,3 +269,22 @@ def test_several_devices_run_one_process_each(tmp_path):
     assert [p.name for p in logs] == ["runs__a__cnn__seed-0.log", "runs__a__cnn__seed-1.log"]
     assert {p.read_text().split("CUDA_VISIBLE_DEVICES=")[1][0] for p in logs} == {"0", "1"}
     assert pd.read_csv(tmp_path / "out" / "results.csv")["n"].tolist() == [2, 2]
+
+
+def test_a_finished_run_with_other_settings_is_run_again_and_the_old_one_kept(tmp_path):
+    """Editing an option that is not part of the folder name (the learning rate) must not leave
+    the old result in the table: the folder is moved aside and the step runs again."""
+    config = _one_step_config(tmp_path / "stores")
+    out = tmp_path / "out"
+    first = run_benchmark(config, out, stores=tmp_path / "stores", console=quiet())
+    assert first.done == ["runs/a/cnn/seed-0"]
+    again = run_benchmark(config, out, stores=tmp_path / "stores", console=quiet())
+    assert again.done == [] and again.skipped == ["runs/a/cnn/seed-0"]
+    data = yaml.safe_load(config.read_text())
+    data["models"]["cnn"]["train"]["lr"] = 0.0123
+    config.write_text(yaml.safe_dump(data))
+    console = quiet()
+    edited = run_benchmark(config, out, stores=tmp_path / "stores", console=console)
+    assert edited.done == ["runs/a/cnn/seed-0"] and "other settings or data" in " ".join(console.file.getvalue().split())
+    assert yaml.safe_load((out / "runs/a/cnn/seed-0" / "config.yaml").read_text())["lr"] == 0.0123
+    assert yaml.safe_load((out / "runs/a/cnn/seed-0.failed-1" / "config.yaml").read_text())["lr"] != 0.0123

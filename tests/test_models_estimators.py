@@ -184,3 +184,21 @@ def test_a_skops_file_with_types_outside_sklearn_and_numpy_is_refused(tmp_path):
     sio.dump({"model": Handmade()}, tmp_path / "bad.skops")
     with pytest.raises(ValueError, match="outside scikit-learn and NumPy.*Handmade"):
         _load_sklearn(tmp_path / "bad.skops")
+
+
+def test_kmer_lr_chooses_its_regularisation_on_the_validation_rows():
+    from dnabench.models.estimators import C_GRID, FALLBACK_C
+
+    rng = np.random.default_rng(4)
+    codes = rng.integers(0, 4, size=(300, 40)).astype(np.uint8)
+    gc = np.isin(codes, (1, 2)).mean(axis=1)
+    y = (gc + rng.normal(0, 0.05, 300) > np.median(gc)).astype(np.float32)[:, None]
+    model = build_estimator("kmer_lr", {"k": 2}, ["gc"], regression=False).fit(codes[:200], y[:200], codes[200:], y[200:])
+    fit = model.fits[0]
+    scores = {float(c): v for c, v in fit["val_auroc_by_C"].items()}
+    assert fit["C_chosen_by"] == "validation AUROC" and set(scores) == set(C_GRID)
+    assert scores[fit["C"]] == max(scores.values())
+    alone = build_estimator("kmer_lr", {"k": 2}, ["gc"], regression=False).fit(codes[:200], y[:200])
+    assert alone.fits[0]["C"] == FALLBACK_C
+    given = build_estimator("kmer_lr", {"k": 2, "C": 0.5}, ["gc"], regression=False).fit(codes[:200], y[:200], codes[200:], y[200:])
+    assert "C" not in given.fits[0]

@@ -307,7 +307,10 @@ class FeatureWriter:
         if out.exists() or out.is_symlink():
             if not self.replace:
                 raise FileExistsError(f"{out}: appeared while the features were extracted; they stay in {self.partial}")
-            _owned(out)
+            extra = sorted(set(os.listdir(out)) - _owned(out))
+            if extra:
+                raise FileExistsError(f"{out}: also holds {', '.join(extra[:5])}, which dnabench did not write; nothing was replaced "
+                                      f"and the new features stay in {self.partial}")
             old = out.with_name(f".{out.name}.old-{os.getpid()}")
             out.rename(old)
             self.partial.rename(out)

@@ -6,7 +6,8 @@ of being called a peak, a gene's noiseless expression, a variant's causal probab
 true effect) and scores those predictions with the task's own metrics
 (`evaluation.scoring.score`, the function that scores trained models). The noise the world
 adds (silent promoters, binomial reads, peak jitter, fine-mapping chance, MPRA measurement)
-keeps these scores below 1: a model that scores above them has learned the split, not the rule.
+keeps these scores below 1. The rule is the best predictor in expectation; on a finite test split a
+model can land a little above it by chance, but a model far above it has learned the split, not the rule.
 """
 
 from __future__ import annotations

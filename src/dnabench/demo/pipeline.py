@@ -131,6 +131,8 @@ def run_full_demo(
         console.print(f"report:  {report}", soft_wrap=True)
     console.print(f"demo finished in {total:.0f} s (data {seconds['data']:.0f} s, benchmark {seconds['benchmark']:.0f} s, "
                   f"report {seconds['report']:.0f} s)")
-    (out / "demo.json").write_text(json.dumps({"seed": seed, "scale": scale, "seconds": seconds, "ok": result.ok and not problems,
-                                               "scores": scores.to_dict(orient="records")}, indent=1, default=str))
+    record = {"seed": seed, "scale": scale, "seconds": seconds, "ok": result.ok and not problems, "scores": scores.to_dict(orient="records")}
+    tmp = out / ".demo.json.tmp"
+    tmp.write_text(json.dumps(record, indent=1, default=str))
+    tmp.replace(out / "demo.json")
     return DemoOutcome(out, report, results, scores, best, seconds, ok=result.ok and not problems, problems=problems)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 
-from dnabench.evaluation.tables import read_reference, summarise, to_html
+from dnabench.evaluation.tables import read_json, read_reference, summarise, to_html
 
 __all__ = ["RunInfo", "find_runs", "write_report"]
 
@@ -56,8 +55,8 @@ def _is_run(folder: Path) -> bool:
 def _read_run(folder: Path, name: str, extra: Optional[dict[str, Any]] = None) -> RunInfo:
     import yaml
 
-    metrics = json.loads((folder / "metrics.json").read_text())
-    run = json.loads((folder / "run.json").read_text()) if (folder / "run.json").is_file() else {}
+    metrics = read_json(folder / "metrics.json")
+    run = read_json(folder / "run.json") if (folder / "run.json").is_file() else {}
     config_text = (folder / "config.yaml").read_text()
     config = yaml.safe_load(config_text) or {}
     task = run.get("task") or {}
@@ -82,7 +81,7 @@ def find_runs(inputs: list[str | os.PathLike]) -> tuple[list[RunInfo], list[dict
         if not path.exists():
             raise FileNotFoundError(f"{path}: no such run or benchmark folder")
         if (path / "results.json").is_file():
-            results = json.loads((path / "results.json").read_text())
+            results = read_json(path / "results.json")
             benchmarks.append(results)
             metrics: dict[str, list[str]] = {}
             records: dict[str, dict[str, Any]] = {}

@@ -25,6 +25,15 @@ __all__ = ["LOWER_IS_BETTER", "read_reference", "summarise", "format_cell", "tab
 LOWER_IS_BETTER = frozenset({"mse"})
 
 
+def read_json(path: str | os.PathLike) -> Any:
+    """A JSON file of a run or a benchmark; a damaged one is a ValueError naming it."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except ValueError as err:
+        raise ValueError(f"{path}: damaged, not valid JSON ({err})") from None
+
+
 def read_reference(path: str | os.PathLike) -> dict[str, dict[str, float]]:
     """Reference values {task: {metric: value}} from an oracle.json: that mapping itself, or the
     demo's record that holds it under `scores` (beside its seed and scale)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Any, Optional
@@ -20,7 +21,7 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 
-from dnabench.evaluation.tables import read_reference, summarise, to_markdown
+from dnabench.evaluation.tables import read_json, read_reference, summarise, to_markdown
 from dnabench.experiments.plan import Plan
 from dnabench.experiments.steps import step_state
 
@@ -52,7 +53,11 @@ def collect(plan: Plan) -> pd.DataFrame:
         if not step.result or step_state(step) != "done":
             continue
         folder = Path(step.config["out"])
-        test = json.loads((folder / "metrics.json").read_text()).get("test", {})
+        try:
+            test = read_json(folder / "metrics.json").get("test", {})
+        except (ValueError, OSError) as err:  # one damaged run leaves its cells empty, not the table
+            warnings.warn(str(err), stacklevel=2)
+            continue
         for metric in step.metrics:
             value = test.get(metric)
             records.append({

@@ -25,6 +25,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -147,18 +148,55 @@ class _State:
     """OUT/state.json: what the runner did with each step (so it knows which folders it made)."""
 
     def __init__(self, out: Path) -> None:
+        import threading
+
         self.path = out / STATE_FILE
+        self._lock = threading.Lock()  # steps on several GPUs finish from their own threads
         try:
             self.steps: dict[str, dict[str, Any]] = json.loads(self.path.read_text()) if self.path.is_file() else {}
         except ValueError:
+            kept = self.path.with_name(f"{self.path.name}.damaged")
+            os.replace(self.path, kept)
+            warnings.warn(f"{self.path}: damaged, kept as {kept.name}; folders of earlier calls count as not made by this benchmark", stacklevel=2)
             self.steps = {}
 
     def set(self, step_id: str, **fields: Any) -> None:
-        record = self.steps.setdefault(step_id, {})
-        record.update(fields)
-        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(self.steps, indent=1))
-        os.replace(tmp, self.path)
+        with self._lock:
+            record = self.steps.setdefault(step_id, {})
+            record.update(fields)
+            tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+            tmp.write_text(json.dumps(self.steps, indent=1))
+            os.replace(tmp, self.path)
+
+
+def step_fingerprints(plan: Plan) -> dict[str, str]:
+    """sha256 of each step's settings, its store's card and its dependencies' fingerprints: a
+    finished folder whose fingerprint moved (an option edited in the config, a store rebuilt from
+    other raw files, a backbone retrained) holds another experiment's result."""
+    import hashlib
+
+    from dnabench.experiments.plan import _path
+
+    by_id = {step.id: step for step in plan.steps}
+    prints: dict[str, str] = {}
+
+    def card(step: Step) -> str:
+        if not step.store:
+            return ""
+        path = _path(Path(plan.stores), step.store) / "dataset.json"
+        return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+
+    def of(step_id: str) -> str:
+        if step_id not in prints:
+            step = by_id[step_id]
+            text = json.dumps({"config": step.config, "card": card(step), "needs": [of(n) for n in step.needs if n in by_id]},
+                              sort_keys=True, default=str)
+            prints[step_id] = hashlib.sha256(text.encode()).hexdigest()
+        return prints[step_id]
+
+    for step in plan.steps:
+        of(step.id)
+    return prints
 
 
 def _now() -> str:
@@ -258,7 +296,14 @@ def run_benchmark(
     _write_json(out / PLAN_FILE, merged.to_dict())
     state = _State(out)
     made = set(state.steps)  # folders an earlier call of this benchmark started
-    complete = {s.id for s in plan.steps if step_state(s) == "done"}
+    prints = step_fingerprints(full)
+
+    def changed(step: Step) -> bool:
+        """Finished by this benchmark with other settings or data than the plan's now."""
+        recorded = state.steps.get(step.id, {}).get("fingerprint")
+        return recorded is not None and recorded != prints[step.id]
+
+    complete = {s.id for s in plan.steps if step_state(s) == "done" and not changed(s)}
     result.skipped = [s.id for s in plan.steps if s.id in complete]
     result.results = write_results(merged, out, ref)
     if devices is None:
@@ -271,6 +316,10 @@ def run_benchmark(
 
     def prepare(step: Step) -> None:
         folder = Path(step.config["out"])
+        if folder.exists() and changed(step):
+            moved = move_aside(folder)
+            console.print(f"  {folder} was made with other settings or data: moved aside to {moved.name}", highlight=False)
+            return
         if step.kind == "features":
             return
         if step_state(step) == "stale":
@@ -290,10 +339,12 @@ def run_benchmark(
 
         def execute(step: Step, slot: Optional[str]) -> None:
             prepare(step)
+            state.set(step.id, fingerprint=prints[step.id])  # the folder is now this plan's
             run_one(step, slot)
     else:
         def execute(step: Step, slot: Optional[str]) -> None:
             prepare(step)
+            state.set(step.id, fingerprint=prints[step.id])  # the folder is now this plan's
             execute_step(step)
 
     def finished(step: Step, error: Optional[BaseException]) -> None:
@@ -307,7 +358,7 @@ def run_benchmark(
             console.print(f"  [red]failed[/] {step.id}: {result.failed[step.id]}", highlight=False)
         else:
             result.done.append(step.id)
-            state.set(step.id, status="done", finished=_now())
+            state.set(step.id, status="done", finished=_now(), fingerprint=prints[step.id])
         result.results = write_results(merged, out, ref)
         if on_step is not None and not isinstance(error, StepBlocked):
             on_step(step, error)

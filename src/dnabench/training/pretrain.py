@@ -242,6 +242,16 @@ class MLMModule(L.LightningModule):
             return masked.attention_mask[:, 1:].sum()
         return masked.ids.shape[0] * (masked.ids.shape[1] - 1)
 
+    def _step_targets(self, count: torch.Tensor) -> torch.Tensor:
+        """Targets of this step on all ranks together.
+
+        DDP averages the ranks' gradients, so each rank's loss sum is divided by the step's
+        targets over the ranks' number: every target of the global batch then weighs the same,
+        as in one process with the whole batch, also where chunks with N or end fill give the
+        ranks different target counts (a mean per rank would weigh a rank's targets by its count).
+        """
+        return self.trainer.strategy.reduce(count.detach().float(), reduce_op="sum")
+
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         torch.manual_seed((self.seed * 1_000_003 + self.global_step) % (2**63))  # dropout
 
@@ -249,7 +259,7 @@ class MLMModule(L.LightningModule):
         masked = self.masked(batch["codes"], self._generator(1, self.global_step, self.global_rank))
         loss_sum, targets, correct = self._forward(masked)
         count = (targets != IGNORE).sum()
-        loss = loss_sum / count.clamp(min=1)
+        loss = loss_sum * self.trainer.world_size / self._step_targets(count).clamp(min=1)
         if not torch.isfinite(loss):
             raise NonFiniteLossError(
                 f"MLM loss is {loss.item()} at step {self.global_step} (epoch {self.current_epoch}); "
@@ -257,7 +267,7 @@ class MLMModule(L.LightningModule):
             )
         self.stats["train"].update(loss_sum, targets, correct, self._units(masked))
         size = batch["codes"].shape[0]
-        self.log("train/mlm_loss", loss, prog_bar=True, on_step=True, on_epoch=False, batch_size=size)
+        self.log("train/mlm_loss", loss_sum.detach() / count.clamp(min=1), prog_bar=True, on_step=True, on_epoch=False, batch_size=size)
         self.log("train/accuracy", correct / count.clamp(min=1), on_step=True, on_epoch=False, batch_size=size)
         return loss
 
