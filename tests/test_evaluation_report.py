@@ -95,3 +95,18 @@ def test_nothing_to_report(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="holds no run folder"):
         write_report([tmp_path / "empty"], tmp_path / "r")
+
+
+def test_a_second_report_replaces_its_plots_and_leaves_a_users_folder_alone(runs, tmp_path):
+    tmp, _ = runs
+    out = tmp_path / "report"
+    write_report([tmp / "runs"], out)
+    first = sorted(p.name for p in (out / "plots").iterdir())
+    (out / "plots" / "999_left_over.png").write_bytes(b"old")  # a plot of an earlier, larger report
+    write_report([tmp / "runs"], out)
+    assert sorted(p.name for p in (out / "plots").iterdir()) == first
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary folder left
+    (out / "plots" / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="holds files the report did not write"):
+        write_report([tmp / "runs"], out)
+    assert (out / "plots" / "notes.txt").read_text() == "mine"

@@ -16,6 +16,8 @@ from __future__ import annotations
 import base64
 import html
 import os
+import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -221,7 +223,10 @@ def write_report(inputs: list[str | os.PathLike] | str | os.PathLike, out: str |
     refs = read_reference(reference) if reference is not None else {}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    figures = _Figures(out / "plots")
+    plots = out / "plots"
+    if plots.exists() and not _only_plots(plots):
+        raise FileExistsError(f"{plots}: holds files the report did not write; give another --out (nothing was changed)")
+    figures = _Figures(out / f".plots.tmp-{os.getpid()}")
     parts = ["<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>dnabench report</title>",
              f"<style>{_STYLE}</style></head><body><h1>dnabench report</h1>"]
     for results in benchmarks:
@@ -254,5 +259,17 @@ def write_report(inputs: list[str | os.PathLike] | str | os.PathLike, out: str |
     page = out / REPORT
     tmp = out / f".{REPORT}.tmp-{os.getpid()}"
     tmp.write_text("\n".join(parts))
+    if plots.exists():  # an earlier report's PNGs: replaced whole, so none of them lingers
+        old = out / f".plots.old-{os.getpid()}"
+        plots.rename(old)
+        figures.folder.rename(plots)
+        shutil.rmtree(old)
+    else:
+        figures.folder.rename(plots)
     os.replace(tmp, page)
     return page
+
+
+def _only_plots(folder: Path) -> bool:
+    """Whether `folder` holds nothing but the numbered PNGs a report writes."""
+    return folder.is_dir() and all(p.is_file() and re.fullmatch(r"\d{3}_[\w.-]*\.png", p.name) for p in folder.iterdir())

@@ -41,7 +41,6 @@ __all__ = [
     "load_experiment",
     "metric_label",
     "shipped_configs",
-    "lower_is_better",
 ]
 
 SCALES = ("small", "full")
@@ -58,10 +57,6 @@ def metric_label(metric: str) -> str:
     base, _, group = metric.partition("_")
     label = METRIC_LABELS.get(base, metric)
     return f"{label} ({group.upper() if len(group) <= 3 else group})" if group else label
-
-
-def lower_is_better(metric: str) -> bool:
-    return metric == "mse"
 
 
 def deep_merge(base: Any, over: Any) -> Any:
