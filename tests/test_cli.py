@@ -82,3 +82,20 @@ def test_train_bpe_command(tmp_path, fasta):
 
     tok = load_tokenizer(tmp_path / "bpe")
     assert tok.name == "bpe" and 9 < tok.vocab_size <= 300
+
+
+def test_an_argument_error_comes_before_pytorch_and_pandas_load(tmp_path):
+    """A typo in a path is reported by the command line alone: neither torch nor pandas is imported."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from dnabench.cli import main\n"
+        f"sys.argv = ['dnabench', 'train', '--data', {str(tmp_path / 'missing.csv')!r}, '--out', {str(tmp_path / 'r')!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    code = exit.code\n"
+        "print('loaded', 'torch' in sys.modules, 'pandas' in sys.modules, 'lightning' in sys.modules, 'exit', code)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "missing.csv: no such file or folder (--data)" in " ".join(done.stdout.split() + done.stderr.split())
+    assert "loaded False False False exit 2" in done.stdout, done.stdout + done.stderr
