@@ -114,30 +114,30 @@ class DNAModel(nn.Module):
             part = part.pin_memory()  # so that the copy is asynchronous
         return part.to(device, non_blocking=True)
 
-    def _predict_batch(self, codes: torch.Tensor, autocast: bool) -> torch.Tensor:
+    def _predict_batch(self, codes: torch.Tensor, autocast: bool, embed: bool = False) -> torch.Tensor:
         batch = self.encode(codes)
         ids = batch.ids.to(self.device)
         mask = batch.attention_mask.to(self.device) if self.needs_attention_mask else None
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast):
-            return self.predict(ids, mask)
+            return self.embed(ids, mask).float() if embed else self.predict(ids, mask)
 
     def _predict_batches(
-        self, codes: torch.Tensor | np.ndarray, reverse_complement: bool, step: int, autocast: bool
+        self, codes: torch.Tensor | np.ndarray, reverse_complement: bool, step: int, autocast: bool, embed: bool = False
     ) -> Iterator[tuple[int, torch.Tensor]]:
-        """``(first row, predictions)`` of each batch of ``step`` rows, on the model's device."""
+        """``(first row, predictions or representations)`` of each batch of ``step`` rows, on the model's device."""
         for start in range(0, codes.shape[0], step):
             chunk = self._rows_on_device(codes, start, start + step)
             if reverse_complement:
-                both = self._predict_batch(torch.cat([chunk, self.reverse_complement(chunk)]), autocast)
+                both = self._predict_batch(torch.cat([chunk, self.reverse_complement(chunk)]), autocast, embed)
                 forward, backward = both.chunk(2)
                 yield start, (forward + backward) / 2
             else:
-                yield start, self._predict_batch(chunk, autocast)
+                yield start, self._predict_batch(chunk, autocast, embed)
 
-    def _gather_on_host(self, batches: Iterator[tuple[int, torch.Tensor]], rows: int) -> np.ndarray:
+    def _gather_on_host(self, batches: Iterator[tuple[int, torch.Tensor]], rows: int, width: Optional[int] = None) -> np.ndarray:
         """Batches written into one host array. A batch's copy from the GPU is waited for only
         once the next batch is queued, so the device is not left idle by the host's copying."""
-        out = np.empty((rows, self.head.fc2.out_features), dtype=np.float32)
+        out = np.empty((rows, width or self.head.fc2.out_features), dtype=np.float32)
         pending: list[tuple[int, torch.Tensor, Optional[torch.cuda.Event]]] = []
         for start, values in batches:
             done = None
@@ -158,6 +158,14 @@ class DNAModel(nn.Module):
             done.synchronize()
         out[start : start + values.shape[0]] = values.numpy()
 
+    def embed_codes(
+        self, codes: torch.Tensor | np.ndarray, reverse_complement: bool = False, *, batch_size: Optional[int] = None,
+        autocast: Optional[bool] = None,
+    ) -> np.ndarray:
+        """Representations ``[N, representation_size]`` float32 on the host for uint8 codes
+        ``[N, L]``: the batching, devices and strands of :meth:`predict_codes`, stopped before the head."""
+        return self.predict_codes(codes, reverse_complement, batch_size=batch_size, autocast=autocast, as_numpy=True, _embed=True)
+
     def predict_codes(
         self,
         codes: torch.Tensor | np.ndarray,
@@ -166,6 +174,7 @@ class DNAModel(nn.Module):
         batch_size: Optional[int] = None,
         autocast: Optional[bool] = None,
         as_numpy: bool = False,
+        _embed: bool = False,
     ) -> torch.Tensor | np.ndarray:
         """Predictions ``[N, num_outputs]`` float32 for uint8 codes ``[N, L]``, ``batch_size`` rows at a time.
 
@@ -186,9 +195,9 @@ class DNAModel(nn.Module):
         self.eval()
         try:
             with torch.inference_mode():
-                batches = self._predict_batches(codes, reverse_complement, step, autocast)
+                batches = self._predict_batches(codes, reverse_complement, step, autocast, _embed)
                 if as_numpy:
-                    return self._gather_on_host(batches, int(codes.shape[0]))
+                    return self._gather_on_host(batches, int(codes.shape[0]), int(self.representation_size) if _embed else None)
                 outs = [values for _, values in batches]
             return torch.cat(outs) if outs else torch.empty(0, self.head.fc2.out_features, device=self.device)
         finally:

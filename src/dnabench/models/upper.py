@@ -160,6 +160,6 @@ class UpperTransformerModel(DNAModel):
             raise ValueError(f"expected features of shape [N, D] or [N, S, d], got {tuple(codes.shape)}")
         return codes
 
-    def _predict_batch(self, codes: torch.Tensor, autocast: bool) -> torch.Tensor:
+    def _predict_batch(self, codes: torch.Tensor, autocast: bool, embed: bool = False) -> torch.Tensor:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast):
-            return self.predict(codes.float())
+            return self.embed(codes.float()).float() if embed else self.predict(codes.float())

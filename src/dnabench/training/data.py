@@ -97,19 +97,26 @@ def load_training_data(
     )
 
 
-def load_store_data(path: str | os.PathLike, genome: str | os.PathLike | None = None) -> TrainingData:
-    """A store folder as TrainingData, its spec read from its card; the genome defaults to the
-    cache the store was built on."""
+def open_store_genome(path: str | os.PathLike, genome: str | os.PathLike | None = None) -> tuple[Any, Any]:
+    """A store and the genome cache it reads (None for inline sequences): `genome`, or the cache
+    its card names, checked against the card."""
     from dnabench.io.genome import open_genome
 
     store = open_store(path)
-    g = None
-    if not store.has_inline_sequences:
-        where = genome or (store.card.get("genome") or {}).get("cache_path")
-        if where is None:
-            raise ValueError(f"{path}: this store keeps coordinates; pass --genome CACHE")
-        g = open_genome(where)
-        store.check_genome(g)
+    if store.has_inline_sequences:
+        return store, None
+    where = genome or (store.card.get("genome") or {}).get("cache_path")
+    if where is None:
+        raise ValueError(f"{path}: this store keeps coordinates; pass --genome CACHE")
+    g = open_genome(where)
+    store.check_genome(g)
+    return store, g
+
+
+def load_store_data(path: str | os.PathLike, genome: str | os.PathLike | None = None) -> TrainingData:
+    """A store folder as TrainingData, its spec read from its card; the genome defaults to the
+    cache the store was built on."""
+    store, g = open_store_genome(path, genome)
     splits = {s: store.split_indices(s) for s in SPLITS}
     return TrainingData(
         source=StoreSource(store, g),

@@ -33,7 +33,7 @@ import pandas as pd
 from dnabench import __version__
 from dnabench.data.task import LabelKind
 from dnabench.evaluation.scoring import per_label_scores, score
-from dnabench.training.provenance import git_commit, git_dirty, package_path
+from dnabench.training.provenance import git_commit, git_dirty, package_path, task_record
 from dnabench.io.files import atomic_dir
 from dnabench.models.estimators import CONFIG_FILE, Estimator, build_estimator, is_estimator, is_estimator_dir, library_versions, load_estimator
 from dnabench.training.config import TrainConfig, load_config, save_config
@@ -223,16 +223,7 @@ def _run_record(config: TrainConfig, data: TrainingData, model: Estimator, start
         "data_card_sha256": data.card_sha256,
         "input_length": data.input_length,
         "input": model.input,
-        "task": {
-            "name": data.spec.name,
-            "kind": data.spec.label_kind.value,
-            "input_kind": data.spec.input_kind.value,
-            "loss": data.spec.loss_name,
-            "metrics": [m.value for m in data.spec.metrics],
-            "monitor": data.spec.monitor.value,
-            "output": data.spec.output.value,
-            "label_names": list(data.labels.names),
-        },
+        "task": task_record(data.spec, data.labels),
         "device": ",".join(devices),
         "fit_seconds": round(fit_seconds, 3),
         "started": started,

@@ -32,9 +32,10 @@ import torch
 from dnabench.alphabet import N
 from dnabench.data.features import DTYPES, PAIR_MODES, FeatureSet, start_features, store_card_sha256
 from dnabench.data.samples import Alleles, gather_pairs, pair_sample, variant_window_starts
-from dnabench.data.store import Store, open_store
+from dnabench.data.store import Store
 from dnabench.io.files import sha256_file
 from dnabench.progress import stage_progress
+from dnabench.training.data import open_store_genome
 from dnabench.training.inference import fit_length, float32_math, resolve_model_dir
 
 __all__ = [
@@ -143,41 +144,15 @@ def backbone_codes(store: Store, genome: Any, rows: np.ndarray, length: int) -> 
     return genome.fetch_batch(ci, begin, length=length, strands=minus)
 
 
-def _embed_batch(model: Any, codes: torch.Tensor, autocast: bool) -> torch.Tensor:
-    tokenizer = model.tokenizer
-    if tokenizer is not None and tokenizer.name == "bpe":  # BPE encodes on the CPU
-        batch = model.encode(codes.cpu())
-    else:
-        batch = model.encode(codes)
-    ids = batch.ids.to(model.device)
-    mask = batch.attention_mask.to(model.device) if model.needs_attention_mask else None
-    with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=autocast):
-        return model.embed(ids, mask).float()
-
-
 def embed_codes(
     model: Any, codes: np.ndarray, batch_size: int = 256, bf16: bool = True, reverse_complement: bool = False
 ) -> np.ndarray:
-    """float32 [N, d]: `model.embed` of uint8 codes [N, L], `batch_size` windows at a time on the
-    model's device, in eval mode; `reverse_complement` averages both strands' representations.
-    bf16 autocast applies on CUDA only (float32 math, TF32 off, elsewhere)."""
-    device = model.device
-    autocast = bool(bf16) and device.type == "cuda"
-    out = np.empty((codes.shape[0], int(model.representation_size)), dtype=np.float32)
-    was_training = model.training
-    model.eval()
-    context = contextlib.nullcontext() if autocast else float32_math(device)
-    try:
-        with torch.inference_mode(), context:
-            for start in range(0, codes.shape[0], batch_size):
-                chunk = torch.from_numpy(np.ascontiguousarray(codes[start : start + batch_size])).to(device, non_blocking=True)
-                rep = _embed_batch(model, chunk, autocast)
-                if reverse_complement:
-                    rep = (rep + _embed_batch(model, model.reverse_complement(chunk).to(torch.uint8), autocast)) / 2
-                out[start : start + chunk.shape[0]] = rep.cpu().numpy()
-    finally:
-        model.train(was_training)
-    return out
+    """float32 [N, d]: `model.embed` of uint8 codes [N, L] (`DNAModel.embed_codes`), `batch_size`
+    windows at a time; `reverse_complement` averages both strands' representations. bf16
+    autocast applies on CUDA only (float32 math, TF32 off, elsewhere)."""
+    autocast = bool(bf16) and model.device.type == "cuda"
+    with contextlib.nullcontext() if autocast else float32_math(model.device):
+        return model.embed_codes(codes, reverse_complement, batch_size=batch_size, autocast=autocast)
 
 
 def _combine(rep: np.ndarray, kind: str, rows: int, pair: str) -> np.ndarray:
@@ -189,20 +164,6 @@ def _combine(rep: np.ndarray, kind: str, rows: int, pair: str) -> np.ndarray:
         return grouped
     ref, alt = grouped[:, 0], grouped[:, 1]
     return np.concatenate([ref, alt], axis=1) if pair == "concat" else alt - ref
-
-
-def _open_store_genome(data: str | os.PathLike, genome: str | os.PathLike | None) -> tuple[Store, Any]:
-    from dnabench.io.genome import open_genome
-
-    store = open_store(data)
-    if store.has_inline_sequences:
-        return store, None
-    where = genome or (store.card.get("genome") or {}).get("cache_path")
-    if where is None:
-        raise ValueError(f"{data}: this store keeps coordinates; pass --genome CACHE")
-    g = open_genome(where)
-    store.check_genome(g)
-    return store, g
 
 
 def extract_features(
@@ -240,7 +201,7 @@ def extract_features(
     from dnabench.models import DNAModel
 
     model_path = backbone_dir(model_dir).absolute()
-    store, g = _open_store_genome(data, genome)
+    store, g = open_store_genome(data, genome)
     model = DNAModel.from_pretrained(model_path)
     if getattr(model, "takes_features", False):
         raise ValueError(f"{model_path}: a {model.name} model reads features, not sequences; give the backbone's run")

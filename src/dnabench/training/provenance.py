@@ -16,7 +16,7 @@ from typing import Any
 
 from dnabench.io.files import sha256_file
 
-__all__ = ["data_fingerprint", "data_change", "absolute_paths", "git_commit", "git_dirty", "package_path"]
+__all__ = ["data_fingerprint", "data_change", "absolute_paths", "git_commit", "git_dirty", "package_path", "task_record"]
 
 
 def _store_files(folder: Path) -> dict[str, Any]:
@@ -100,3 +100,17 @@ def git_dirty() -> bool | None:
 def package_path() -> str:
     """The folder dnabench is imported from (a checkout's src/ or site-packages)."""
     return str(Path(__file__).resolve().parents[1])
+
+
+def task_record(spec: Any, labels: Any) -> dict[str, Any]:
+    """The task a run was trained on, as run.json records it (evaluate and predict read it back)."""
+    return {
+        "name": spec.name,
+        "kind": spec.label_kind.value,
+        "input_kind": spec.input_kind.value,
+        "loss": spec.loss_name,
+        "metrics": [m.value for m in spec.metrics],
+        "monitor": spec.monitor.value,
+        "output": spec.output.value,
+        "label_names": list(labels.names),
+    }

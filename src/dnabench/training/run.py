@@ -41,7 +41,7 @@ from dnabench.training.data import TrainingData, load_config_data, split_loaders
 from dnabench.training.engine import check_checkpoint, is_first_process, make_trainer, run_loggers
 from dnabench.training.inference import resolve_model_dir
 from dnabench.training.module import DNATaskModule
-from dnabench.training.provenance import absolute_paths, data_change, data_fingerprint, git_commit, git_dirty, package_path
+from dnabench.training.provenance import absolute_paths, data_change, data_fingerprint, git_commit, git_dirty, package_path, task_record
 
 __all__ = ["train", "resume_run", "build_model_for", "resolve_model_dir", "latest_checkpoint", "quiet_lightning", "ConsoleReport", "ValidateAtEnd"]
 
@@ -531,16 +531,7 @@ def _write_results(out: Path, config: TrainConfig, data: TrainingData, module: D
         "data_card_sha256": data.card_sha256,
         "data_fingerprint": _recorded_fingerprint(out) or data_fingerprint(config.data),
         "input_length": data.input_length,
-        "task": {
-            "name": data.spec.name,
-            "kind": data.spec.label_kind.value,
-            "input_kind": data.spec.input_kind.value,
-            "loss": data.spec.loss_name,
-            "metrics": [m.value for m in data.spec.metrics],
-            "monitor": data.spec.monitor.value,
-            "output": data.spec.output.value,
-            "label_names": list(data.labels.names),
-        },
+        "task": task_record(data.spec, data.labels),
         "world_size": trainer.world_size,
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() and trainer.strategy.root_device.type == "cuda" else "cpu",
         "precision": str(trainer.precision),
