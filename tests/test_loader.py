@@ -230,3 +230,18 @@ def test_a_source_states_its_gather_and_labels():
         NoCodes()
     with pytest.raises(ValueError, match="keeps no sparse labels"):
         _FlipAfterSource(None).label_pieces(np.arange(2))
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_fill_last_gives_every_batch_one_shape_and_marks_the_repeats(shuffle):
+    rows = np.arange(100, 123)  # 23 rows: batches of 10, 10 and 3
+    plain = list(EpochBatchSampler(rows, 10, shuffle=shuffle, seed=3))
+    filled = list(EpochBatchSampler(rows, 10, shuffle=shuffle, seed=3, fill_last=True))
+    assert [item.indices.size for item in filled] == [10, 10, 10]
+    assert [item.real for item in filled] == [item.real for item in plain] == [10, 10, 3]
+    for a, b in zip(plain, filled):
+        np.testing.assert_array_equal(b.indices[: b.real], a.indices)
+    first_of_epoch = np.concatenate([item.indices for item in plain])[:7]
+    np.testing.assert_array_equal(filled[-1].indices[3:], first_of_epoch)
+    tiny = list(EpochBatchSampler(rows[:3], 10, shuffle=shuffle, fill_last=True))  # fewer rows than a batch: repeated round
+    assert tiny[0].indices.size == 10 and tiny[0].real == 3 and set(tiny[0].indices) == set(rows[:3])

@@ -187,3 +187,21 @@ def test_cnn_baselines_run_on_short_inputs(name, length):
     out = short.predict_codes(codes)
     assert out.shape == (3, 1) and torch.isfinite(out).all()
     torch.testing.assert_close(out, long.predict_codes(padded))
+
+
+@pytest.mark.parametrize("reverse_complement", [False, True])
+def test_a_compiled_model_predicts_every_batch_at_one_shape(reverse_complement, monkeypatch):
+    """The last, short batch is filled up to the batch size (a compiled model would otherwise compile
+    again for it), and the filler never reaches the predictions."""
+    torch.manual_seed(0)
+    model = build_model("transformer", tokenizer="patch", **TINY).eval()
+    x = codes(11, 64)
+    want = model.predict_codes(x, reverse_complement, batch_size=4)
+    model._compiled = True  # what compile() records; the shapes below are what a compiled forward would see
+    shapes = []
+    forward = model._predict_batch
+    monkeypatch.setattr(model, "_predict_batch", lambda c, *a, **k: shapes.append(c.shape[0]) or forward(c, *a, **k))
+    got = model.predict_codes(x, reverse_complement, batch_size=4)
+    assert set(shapes) == {8 if reverse_complement else 4} and len(shapes) == 3
+    torch.testing.assert_close(got, want)
+    assert model.predict_codes(x[:3].numpy(), reverse_complement, batch_size=4, as_numpy=True).shape == (3, 1)

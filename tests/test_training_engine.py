@@ -70,3 +70,27 @@ def test_a_cut_checkpoint_is_named(tmp_path):
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(ValueError, match="last.ckpt: damaged or truncated checkpoint"):
         check_checkpoint(path)
+
+
+def test_global_mean_gives_ddp_the_gradient_of_one_process():
+    """Two ranks with different numbers of observed targets: the average of their gradients (what
+    DDP applies) is the gradient of the mean over all targets, as one process would compute it."""
+    from dnabench.training.engine import global_mean
+
+    torch.manual_seed(0)
+    weight = torch.randn(3, requires_grad=True)
+    inputs = [torch.randn(5, 3), torch.randn(2, 3)]  # rank 0 holds 5 targets, rank 1 holds 2
+    counts = [torch.tensor(5), torch.tensor(2)]
+
+    def total(x: torch.Tensor) -> torch.Tensor:
+        return (x @ weight).square().sum()
+
+    grads = []
+    for x, count in zip(inputs, counts):
+        loss = global_mean(total(x), count, world_size=2, reduce=lambda c: c.new_tensor(float(sum(counts))))
+        grads.append(torch.autograd.grad(loss, weight)[0])
+    want = torch.autograd.grad(total(torch.cat(inputs)) / 7, weight)[0]
+    torch.testing.assert_close((grads[0] + grads[1]) / 2, want)
+    per_rank_mean = [torch.autograd.grad(total(x) / len(x), weight)[0] for x in inputs]  # what a plain mean would give
+    assert not torch.allclose((per_rank_mean[0] + per_rank_mean[1]) / 2, want)
+    assert global_mean(torch.tensor(6.0), torch.tensor(3)) == 2.0  # one process: the plain mean

@@ -78,9 +78,14 @@ class EpochBatchSampler(Sampler):
     size), so ranks never wait on each other. `skip` batches at the start of the next epoch
     are passed over: that is how a mid-epoch resume lands on the right batch. The epoch travels
     with each item because persistent workers hold a copy of the sampler made at the start.
+    `fill_last` tops a short last batch up to `batch_size` with the first indices of the
+    epoch, so that every batch has one shape and a compiled model never compiles again for
+    the last one; the item's `real` says how many of its indices are not such repeats.
     """
 
-    def __init__(self, indices: np.ndarray, batch_size: int, shuffle: bool, seed: int = 0, drop_last: bool = False) -> None:
+    def __init__(
+        self, indices: np.ndarray, batch_size: int, shuffle: bool, seed: int = 0, drop_last: bool = False, fill_last: bool = False
+    ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch size must be >= 1, got {batch_size}")
         self.indices = np.asarray(indices, dtype=np.int64)
@@ -88,6 +93,7 @@ class EpochBatchSampler(Sampler):
         self.shuffle = shuffle
         self.seed = seed
         self.drop_last = drop_last
+        self.fill_last = fill_last
         self.epoch = 0
         self.skip = 0
 
@@ -128,7 +134,10 @@ class EpochBatchSampler(Sampler):
         skip, self.skip = self.skip, 0
         for b in range(skip, count):
             indices = order[b * self.batch_size : (b + 1) * self.batch_size]
-            yield BatchItem(b, indices, self.epoch, int(np.clip(real - b * self.batch_size, 0, indices.size)))
+            real_here = int(np.clip(real - b * self.batch_size, 0, indices.size))
+            if self.fill_last and indices.size < self.batch_size:
+                indices = np.concatenate([indices, np.resize(order, self.batch_size - indices.size)])
+            yield BatchItem(b, indices, self.epoch, real_here)
 
 
 class BatchDataset(Dataset):
@@ -276,12 +285,14 @@ def batch_loader(
     max_shift: int = 0,
     pin_memory: bool | None = None,
     sparse_labels: bool = False,
+    fill_last: bool = False,
 ) -> ResumableDataLoader:
     """A DataLoader whose every item is a whole batch (batch_size=None: no per-sample collate).
 
-    `pin_memory` None pins when CUDA is available. See BatchDataset for the other options.
+    `pin_memory` None pins when CUDA is available. See EpochBatchSampler (`fill_last`) and
+    BatchDataset for the other options.
     """
-    sampler = EpochBatchSampler(indices, batch_size, shuffle, seed, drop_last)
+    sampler = EpochBatchSampler(indices, batch_size, shuffle, seed, drop_last, fill_last)
     dataset = BatchDataset(source, sampler, reverse_complement, seed, max_shift, sparse_labels)
     return ResumableDataLoader(
         dataset,

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 import dnabench.models.io as model_io
-from dnabench.alphabet import COMPLEMENT
+from dnabench.alphabet import COMPLEMENT, N
 from dnabench.models.heads import Head
 
 #: rows per batch of ``predict_codes`` when the caller gives no ``batch_size``
@@ -127,12 +127,15 @@ class DNAModel(nn.Module):
         """``(first row, predictions or representations)`` of each batch of ``step`` rows, on the model's device."""
         for start in range(0, codes.shape[0], step):
             chunk = self._rows_on_device(codes, start, start + step)
+            rows = chunk.shape[0]
+            if self.is_compiled and rows < step:  # one shape: a compiled model would compile again for the last batch
+                chunk = torch.cat([chunk, chunk.new_full((step - rows, *chunk.shape[1:]), N)])
             if reverse_complement:
                 both = self._predict_batch(torch.cat([chunk, self.reverse_complement(chunk)]), autocast, embed)
                 forward, backward = both.chunk(2)
-                yield start, (forward + backward) / 2
+                yield start, ((forward + backward) / 2)[:rows]
             else:
-                yield start, self._predict_batch(chunk, autocast, embed)
+                yield start, self._predict_batch(chunk, autocast, embed)[:rows]
 
     def _gather_on_host(self, batches: Iterator[tuple[int, torch.Tensor]], rows: int, width: Optional[int] = None) -> np.ndarray:
         """Batches written into one host array. A batch's copy from the GPU is waited for only
@@ -224,7 +227,13 @@ class DNAModel(nn.Module):
                 module.compile(**kwargs)
         else:
             raise ValueError(f"scope must be 'blocks' or 'model'; got {scope!r}")
+        self._compiled = True
         return self
+
+    @property
+    def is_compiled(self) -> bool:
+        """Whether `compile` was called: inference then keeps every batch at one shape."""
+        return bool(getattr(self, "_compiled", False))
 
     def compile_units(self) -> list[nn.Module]:
         """Modules that ``compile(scope='blocks')`` compiles one by one."""

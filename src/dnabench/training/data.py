@@ -175,6 +175,7 @@ def split_loaders(data: TrainingData, config: Any) -> dict[str, ResumableDataLoa
             reverse_complement=config.reverse_complement_augment and split == "train",
             max_shift=config.max_shift if split == "train" else 0,
             sparse_labels=True,
+            fill_last=bool(getattr(config, "compile", False)),  # one batch shape: no second compilation
         )
         for split in SPLITS
     }

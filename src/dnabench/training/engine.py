@@ -23,6 +23,7 @@ __all__ = [
     "make_trainer",
     "adamw_with_schedule",
     "clip_gradients",
+    "global_mean",
 ]
 
 
@@ -153,3 +154,16 @@ def clip_gradients(model: torch.nn.Module, grad_clip: float | None) -> None:
     under mixed precision."""
     if grad_clip:
         torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+
+
+def global_mean(total: torch.Tensor, count: torch.Tensor, world_size: int = 1, reduce: Any = None) -> torch.Tensor:
+    """This rank's loss for a mean over the targets of every rank: `total` (the sum over this
+    rank's `count` targets) times the world size over all ranks' targets together.
+
+    DDP averages the ranks' gradients, so each rank's plain mean would weigh a target by how few
+    targets its rank had (missing Methyl96 labels, N-filled pretraining chunks); scaled like this
+    every target of the global batch weighs the same, as in one process with the whole batch.
+    `reduce(tensor)` sums a tensor over the ranks (Lightning's `strategy.reduce`, sum)."""
+    if world_size == 1 or reduce is None:
+        return total / count.clamp(min=1)
+    return total * world_size / reduce(count.detach().float()).clamp(min=1)

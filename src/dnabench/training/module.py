@@ -26,8 +26,8 @@ from dnabench.data.task import LabelSet, LossKind, TaskSpec
 from dnabench.evaluation.scoring import SplitScorer, is_streamed, score
 from dnabench.models.base import DNAModel
 from dnabench.models.losses import LossConfig, build_loss
-from dnabench.training.engine import adamw_with_schedule, clip_gradients
-from dnabench.training.errors import NonFiniteLossError
+from dnabench.training.engine import adamw_with_schedule, clip_gradients, global_mean
+from dnabench.training.finite import FiniteLossWatch
 
 
 class DNATaskModule(L.LightningModule):
@@ -65,6 +65,8 @@ class DNATaskModule(L.LightningModule):
         #: where `recalibrate_batch_norm` reads its training rows, and those rows, batch by batch
         self.batch_norm_source: Any = None
         self.batch_norm_batches: list[np.ndarray] = []
+        #: the first non-finite training loss, read without a host sync each step
+        self.finite = FiniteLossWatch()
 
     # ----- forward -----------------------------------------------------------------------------
 
@@ -90,24 +92,38 @@ class DNATaskModule(L.LightningModule):
         torch.manual_seed((self.seed * 1_000_003 + self.global_step) % (2**63))
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self.loss_fn(self.logits(batch["codes"]).float(), batch["labels"])
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"loss is {loss.item()} at step {self.global_step} (epoch {self.current_epoch}); "
-                "stopping. The last good checkpoint is kept. Try a lower --lr or check the labels for inf."
-            )
+        labels = batch["labels"]
+        loss = self.loss_fn(self.logits(batch["codes"]).float(), labels)
+        step_loss = loss
+        if self.spec.masked and self.trainer.world_size > 1:
+            # missing labels (NaN) leave the ranks different target counts: weigh each target alike
+            count = (~torch.isnan(labels)).sum()
+            step_loss = global_mean(loss * count.clamp(min=1), count, self.trainer.world_size, self._sum_over_ranks)
+        self.finite.update(step_loss, self.global_step)
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=batch["codes"].shape[0])
-        return loss
+        return step_loss
+
+    def _sum_over_ranks(self, value: torch.Tensor) -> torch.Tensor:
+        return self.trainer.strategy.reduce(value, reduce_op="sum")
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.global_step % max(int(self.trainer.log_every_n_steps), 1) == 0:  # the logger copies the loss now anyway
+            self.finite.check()
+
+    def on_train_end(self) -> None:
+        self.finite.check()
 
     # ----- evaluation over whole splits ------------------------------------------------------
 
     def _collect(self, split: str, batch: dict[str, torch.Tensor]) -> None:
         logits = self.logits(batch["codes"]).float()
-        loss = self.loss_fn(logits, batch["labels"])
-        self.log(f"{split}/loss", loss, on_epoch=True, sync_dist=True, batch_size=batch["codes"].shape[0])
+        # rows after `real` repeat earlier ones (DDP padding, or a last batch filled up to the compiled shape)
+        real = int(batch["real"]) if "real" in batch else logits.shape[0]
+        if real:
+            loss = self.loss_fn(logits[:real], batch["labels"][:real])
+            self.log(f"{split}/loss", loss, on_epoch=True, sync_dist=True, batch_size=real)
         probs = self.model.head.activate(logits)
         if self.streamed:
-            real = int(batch["real"]) if "real" in batch else probs.shape[0]  # DDP padding repeats samples
             scorer = self._scorers.setdefault(split, SplitScorer(self.spec, self.labels, streamed=True))
             scorer.update(batch["labels"][:real].cpu().numpy(), probs[:real].detach().cpu().numpy())
             return
@@ -115,6 +131,7 @@ class DNATaskModule(L.LightningModule):
 
     def on_validation_start(self) -> None:
         if self.trainer.state.fn == TrainerFn.FITTING and not self.trainer.sanity_checking:
+            self.finite.check()
             self.recalibrate_batch_norm()
 
     def recalibrate_batch_norm(self) -> int:
@@ -238,6 +255,7 @@ class DNATaskModule(L.LightningModule):
         return adamw_with_schedule(self.model, self.device, self.lr, self.weight_decay, total, int(self.warmup_fraction * total))
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.finite.check()  # never write weights that a non-finite loss has reached
         checkpoint["dnabench"] = {"val_threshold": self.val_threshold}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -45,9 +45,11 @@ from dnabench.data.chunks import ChunkPart, ChunkSource, chunk_genome, chunk_seq
 from dnabench.data.loader import batch_loader
 from dnabench.models.mlm import TransformerMLM
 from dnabench.training.pretrain_config import PretrainConfig, load_pretrain_config
-from dnabench.training.errors import NonFiniteLossError
+from dnabench.training.finite import FiniteLossWatch
 from dnabench.training.masking import IGNORE, MaskedBatch, Masker, MaskingConfig
-from dnabench.training.engine import adamw_with_schedule, check_checkpoint, clip_gradients, is_first_process, make_trainer, run_loggers
+from dnabench.training.engine import (
+    adamw_with_schedule, check_checkpoint, clip_gradients, global_mean, is_first_process, make_trainer, run_loggers,
+)
 from dnabench.training.provenance import git_commit
 from dnabench.training.run import CHECKPOINTS, InterruptCheckpoint, latest_checkpoint
 
@@ -221,6 +223,8 @@ class MLMModule(L.LightningModule):
         self.val_step: int | None = None
         #: the training loader's sampler, so that a resume can skip the batches already done
         self.train_sampler = None
+        #: the first non-finite MLM loss, read without a host sync each step
+        self.finite = FiniteLossWatch("MLM loss", "Try a lower --lr.")
 
     def _generator(self, *parts: int) -> torch.Generator:
         return torch.Generator(device=self.device).manual_seed(_seed(self.seed, *parts))
@@ -242,15 +246,8 @@ class MLMModule(L.LightningModule):
             return masked.attention_mask[:, 1:].sum()
         return masked.ids.shape[0] * (masked.ids.shape[1] - 1)
 
-    def _step_targets(self, count: torch.Tensor) -> torch.Tensor:
-        """Targets of this step on all ranks together.
-
-        DDP averages the ranks' gradients, so each rank's loss sum is divided by the step's
-        targets over the ranks' number: every target of the global batch then weighs the same,
-        as in one process with the whole batch, also where chunks with N or end fill give the
-        ranks different target counts (a mean per rank would weigh a rank's targets by its count).
-        """
-        return self.trainer.strategy.reduce(count.detach().float(), reduce_op="sum")
+    def _sum_over_ranks(self, value: torch.Tensor) -> torch.Tensor:
+        return self.trainer.strategy.reduce(value, reduce_op="sum")
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         torch.manual_seed((self.seed * 1_000_003 + self.global_step) % (2**63))  # dropout
@@ -259,19 +256,24 @@ class MLMModule(L.LightningModule):
         masked = self.masked(batch["codes"], self._generator(1, self.global_step, self.global_rank))
         loss_sum, targets, correct = self._forward(masked)
         count = (targets != IGNORE).sum()
-        loss = loss_sum * self.trainer.world_size / self._step_targets(count).clamp(min=1)
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"MLM loss is {loss.item()} at step {self.global_step} (epoch {self.current_epoch}); "
-                "stopping. The last good checkpoint is kept. Try a lower --lr."
-            )
+        # every target of the global batch weighs the same, whatever each rank's count (N fill, chunk ends)
+        loss = global_mean(loss_sum, count, self.trainer.world_size, self._sum_over_ranks)
+        self.finite.update(loss, self.global_step)
         self.stats["train"].update(loss_sum, targets, correct, self._units(masked))
         size = batch["codes"].shape[0]
         self.log("train/mlm_loss", loss_sum.detach() / count.clamp(min=1), prog_bar=True, on_step=True, on_epoch=False, batch_size=size)
         self.log("train/accuracy", correct / count.clamp(min=1), on_step=True, on_epoch=False, batch_size=size)
         return loss
 
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.global_step % max(int(self.trainer.log_every_n_steps), 1) == 0:  # the logger copies the loss now anyway
+            self.finite.check()
+
+    def on_train_end(self) -> None:
+        self.finite.check()
+
     def on_train_epoch_end(self) -> None:
+        self.finite.check()
         stats = self.stats["train"]
         stats.all_reduce()
         metrics = stats.compute()
@@ -282,6 +284,7 @@ class MLMModule(L.LightningModule):
             self.log_dict(named, sync_dist=True)  # equal on every rank (summed above): the mean changes nothing
 
     def on_validation_epoch_start(self) -> None:
+        self.finite.check()
         self.stats["val"] = MLMStats(self.model.num_classes, self.device)
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
@@ -320,6 +323,7 @@ class MLMModule(L.LightningModule):
         return adamw_with_schedule(self.model, self.device, self.lr, self.weight_decay, total, self.warmup(total))
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.finite.check()  # never write weights that a non-finite loss has reached
         checkpoint["dnabench_mlm"] = {"train_stats": self.stats["train"].state_dict()}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -353,7 +357,10 @@ def pretrain(config: PretrainConfig, resume: Path | None = None, callbacks: list
     )
     splits = source.split(config.val_fraction, config.seed)
     loaders = {
-        split: batch_loader(source, splits[split], config.batch_size, shuffle=split == "train", seed=config.seed, num_workers=config.num_workers)
+        split: batch_loader(
+            source, splits[split], config.batch_size, shuffle=split == "train", seed=config.seed,
+            num_workers=config.num_workers, fill_last=config.compile,  # one batch shape: no second compilation
+        )
         for split in ("train", "val")
     }
     module.train_sampler = loaders["train"].sampler

@@ -293,11 +293,16 @@ def _holds_no_file(folder: Path) -> bool:
     return not any(p.is_file() or p.is_symlink() for p in folder.rglob("*"))
 
 
-def train(config: TrainConfig, resume: Path | None = None, callbacks: list[Callback] | None = None, allow_changed_data: bool = False) -> Path:
+def train(
+    config: TrainConfig, resume: Path | None = None, callbacks: list[Callback] | None = None, allow_changed_data: bool = False,
+    profiler: Any = None,
+) -> Path:
     """Fit, then test the best checkpoint; returns the run folder. `resume` continues a run folder,
     and refuses when its data changed since the run started unless `allow_changed_data`.
 
-    `callbacks` are extra Lightning callbacks (a throughput meter, a custom logger). A run that
+    `callbacks` are extra Lightning callbacks (a throughput meter, a custom logger); `profiler`
+    a Lightning profiler (e.g. `lightning.pytorch.profilers.SimpleProfiler`) that times each
+    part of the loop: the loader, the copy to the device, the step, callbacks, validation. A run that
     fails before it has written a file removes the folder it created; one that has (a
     checkpoint, the config) keeps it.
     """
@@ -315,7 +320,7 @@ def train(config: TrainConfig, resume: Path | None = None, callbacks: list[Callb
     absolute_paths(config)
     try:
         with quiet_lightning(config.verbose):
-            return _train(config, out, resume, callbacks, allow_changed_data)
+            return _train(config, out, resume, callbacks, allow_changed_data, profiler)
     except BaseException:
         if created and is_first_process() and out.is_dir() and _holds_no_file(out):
             shutil.rmtree(out, ignore_errors=True)
@@ -342,7 +347,10 @@ def _header(config: TrainConfig, data: TrainingData, model: Any, steps_per_epoch
     )
 
 
-def _train(config: TrainConfig, out: Path, resume: Path | None, callbacks: list[Callback] | None, allow_changed_data: bool = False) -> Path:
+def _train(
+    config: TrainConfig, out: Path, resume: Path | None, callbacks: list[Callback] | None, allow_changed_data: bool = False,
+    profiler: Any = None,
+) -> Path:
     if resume is not None and not allow_changed_data:
         _check_same_data(out, config.data)
     elif resume is not None and is_first_process():
@@ -394,6 +402,7 @@ def _train(config: TrainConfig, out: Path, resume: Path | None, callbacks: list[
     trainer = make_trainer(
         config, out, all_callbacks, loggers,
         log_every_n_steps=max(1, min(10, steps_per_epoch)), enable_progress_bar=bar, enable_model_summary=False,
+        profiler=profiler,
     )
     report.header = _header(config, data, model, steps_per_epoch, trainer)
     started = dt.datetime.now(dt.timezone.utc).isoformat()
