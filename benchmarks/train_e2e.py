@@ -21,6 +21,8 @@ For each input, in the same process:
                timed the same way (rows/s), and Lightning's SimpleProfiler splits the steady
                steps into loader wait, copy to the device, step, and the rest (callbacks,
                logging), in ms a step.
+  --variants   the model step again with one of the run's choices changed: no gradient
+               clipping, the autocast weight cache on, the whole forward compiled
   evaluate / predict / features
                `evaluate_run` (bf16) on the test split, `predict_file` (bf16) on a table of
                the input's sequences, `extract_features` on the store: wall time of the whole
@@ -29,6 +31,7 @@ For each input, in the same process:
 Usage:
   python benchmarks/train_e2e.py                           # the full run on a GPU
   python benchmarks/train_e2e.py --inputs store --workers 0,4
+  python benchmarks/train_e2e.py --inputs table --variants   # + what clipping, the autocast cache, compile scope cost
   python benchmarks/train_e2e.py --smoke                   # tiny CPU run that checks the script
 """
 
@@ -71,6 +74,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--model", default="transformer")
     p.add_argument("--no-compile", action="store_true", help="eager mode (default: compiled, as --compile)")
     p.add_argument("--precision", default="bf16-mixed")
+    p.add_argument("--variants", action="store_true", help="also time the model step with one choice of the run changed (VARIANTS)")
     p.add_argument("--workers", default="0", help="loader worker counts to run, e.g. 0,4 (default 0)")
     p.add_argument("--workdir", default=None, help="where the inputs and runs go (default: a temporary folder)")
     p.add_argument("--json", default=None, help="also write the results here")
@@ -163,8 +167,23 @@ def store_sequences_table(store: Path, genome: Path, path: Path, rows: int) -> P
 # ----- the model step alone ----------------------------------------------------------------------
 
 
-def model_step_rate(config: Any, args: argparse.Namespace, device: torch.device) -> float:
-    """Samples/s of the run's own step with batches already on the device."""
+#: section --variants: the model step with one of the run's choices changed (name: options of model_step_rate)
+VARIANTS = {
+    "as the run trains (compiled blocks, clipping, autocast cache off)": {},
+    "without gradient clipping": {"clip": False},
+    "with the autocast weight cache on": {"cache": True},
+    "with the whole forward compiled (frontend, head)": {"scope": "model"},
+}
+
+
+def model_step_rate(
+    config: Any, args: argparse.Namespace, device: torch.device, clip: bool = True, cache: bool = False, scope: Optional[str] = None,
+) -> float:
+    """Samples/s of the run's own step with batches already on the device; `clip`, `cache` (the
+    autocast cache that Lightning's bf16-mixed turns off) and `scope` (compile "model" instead of
+    the run's compiled blocks) change one choice for section --variants."""
+    import dataclasses
+
     from dnabench.training.data import load_config_data
     from dnabench.training.engine import adamw_with_schedule, clip_gradients
     from dnabench.training.module import DNATaskModule
@@ -172,7 +191,11 @@ def model_step_rate(config: Any, args: argparse.Namespace, device: torch.device)
 
     torch.manual_seed(0)
     data = load_config_data(config)
+    if scope is not None:
+        config = dataclasses.replace(config, compile=False)
     model = build_model_for(config, data)
+    if scope is not None:
+        model.compile(scope=scope)
     module = DNATaskModule(model, data.spec, data.labels, config.lr, config.weight_decay).to(device)
     module.train()
     optimizer = adamw_with_schedule(model, device, config.lr, config.weight_decay, 10_000, 0)["optimizer"]
@@ -186,11 +209,12 @@ def model_step_rate(config: Any, args: argparse.Namespace, device: torch.device)
 
     def step(i: int) -> None:
         codes, labels = batches[i % len(batches)]
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast, cache_enabled=False):  # as Lightning's bf16-mixed
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast, cache_enabled=cache):  # off: as Lightning's bf16-mixed
             logits = module.logits(codes)
             loss = module.loss_fn(logits.float(), labels)
         loss.backward()
-        clip_gradients(model, config.grad_clip)
+        if clip:
+            clip_gradients(model, config.grad_clip)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
@@ -449,6 +473,10 @@ def main(argv: Optional[list[str]] = None) -> int:
                         precision=args.precision, devices="1", progress=False, reverse_complement_augment=name == "store")
             step = model_step_rate(TrainConfig(**base, out=str(work / "unused")), args, device)
             print(f"model step: {step:,.0f} seq/s")
+            if args.variants:
+                for label, options in list(VARIANTS.items())[1:]:
+                    rate = model_step_rate(TrainConfig(**base, out=str(work / "unused")), args, device, **options)
+                    print(f"  model step {label}: {rate:,.0f} seq/s ({rate / step:.2f}x)")
             for workers in args.worker_counts:
                 run = work / f"run_{name}_w{workers}"
                 shutil.rmtree(run, ignore_errors=True)
