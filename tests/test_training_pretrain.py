@@ -3,6 +3,7 @@ and transfers to `dnabench train --init` (encoder weights loaded, new head, clea
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -264,3 +265,42 @@ def test_benchmark_smoke_prints_the_table(capsys):
     rows = [line for line in out.splitlines() if line.startswith("| ")]
     assert sum("dnabench default" in r for r in rows) == 4 and "Card: CPU" in out
     assert sum("BertForMaskedLM" in r for r in rows) == 2 or "transformers is not installed" in out
+
+
+def test_a_compiled_mlm_validates_a_filled_last_batch_as_the_rows_themselves():
+    """A compiled model's validation keeps the filled-up last batch whole (one shape) and leaves the
+    repeated rows out of every sum: the metrics equal those of the plain, shorter last batch."""
+    import lightning as L
+
+    from dnabench.data.loader import BatchSource, batch_loader
+    from dnabench.training.pretrain import build_mlm
+
+    class Codes(BatchSource):
+        def __init__(self, codes):
+            self._codes = codes
+
+        def codes(self, indices, shifts=None, flips=None):
+            return self._codes[indices]
+
+        def labels(self, indices):
+            return np.zeros((len(indices), 0), np.float32)
+
+    source = Codes(np.random.default_rng(0).integers(0, 4, (21, 64)).astype(np.uint8))
+    config = PretrainConfig(genome="unused", out="unused", length=64, model_options=TINY)
+    torch.manual_seed(0)
+    model = build_mlm(config)
+    results = []
+    for fill in (False, True):
+        model.backbone._compiled = fill  # what compile() records; nothing is compiled here
+        # every chosen unit becomes MASK: the 80/10/10 draws come after the choice, so their values
+        # for a row depend on the batch size, and the comparison is of the rows, not of those draws
+        masking = dataclasses.replace(config.masking, mask_fraction=1.0, random_fraction=0.0)
+        module = MLMModule(model, masking, verbose=False)
+        loader = batch_loader(source, np.arange(21), 8, shuffle=False, fill_last=fill, pin_memory=False)
+        trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
+        trainer.validate(module, loader, verbose=False)
+        results.append(module.last_metrics["val"])
+    plain, filled = results
+    assert plain["targets"] > 0 and plain.keys() == filled.keys()
+    for key in plain:
+        assert filled[key] == pytest.approx(plain[key], rel=1e-5), key

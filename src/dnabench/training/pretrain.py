@@ -24,6 +24,7 @@ Run folder:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -241,10 +242,12 @@ class MLMModule(L.LightningModule):
         return loss_sum, targets, correct
 
     @staticmethod
-    def _units(masked: MaskedBatch) -> int | torch.Tensor:
+    def _units(masked: MaskedBatch, rows: int | None = None) -> int | torch.Tensor:
+        """Input units (tokens after CLS, or bases) of the batch's first `rows` rows (None: all)."""
+        rows = masked.ids.shape[0] if rows is None else rows
         if masked.attention_mask is not None:
-            return masked.attention_mask[:, 1:].sum()
-        return masked.ids.shape[0] * (masked.ids.shape[1] - 1)
+            return masked.attention_mask[:rows, 1:].sum()
+        return rows * (masked.ids.shape[1] - 1)
 
     def _sum_over_ranks(self, value: torch.Tensor) -> torch.Tensor:
         return self.trainer.strategy.reduce(value, reduce_op="sum")
@@ -289,13 +292,19 @@ class MLMModule(L.LightningModule):
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         codes = batch["codes"]
-        if "real" in batch:  # DDP evaluation pads ranks by repeating samples: leave the repeats out
-            codes = codes[: int(batch["real"])]
-            if codes.shape[0] == 0:
-                return
+        real = int(batch["real"]) if "real" in batch else codes.shape[0]  # the rest repeat rows: left out
+        if real == 0:
+            return
+        whole = real < codes.shape[0] and getattr(self.model.backbone, "is_compiled", False)
+        if not whole:
+            codes = codes[:real]
         masked = self.masked(codes, self._generator(2, batch_idx, self.global_rank))  # the same masks every pass
+        if whole:  # a compiled model keeps the batch's shape; the repeated rows predict nothing that counts
+            targets = masked.targets.clone()
+            targets[real:] = IGNORE
+            masked = dataclasses.replace(masked, targets=targets)
         loss_sum, targets, correct = self._forward(masked)
-        self.stats["val"].update(loss_sum, targets, correct, self._units(masked))
+        self.stats["val"].update(loss_sum, targets, correct, self._units(masked, real))
 
     def on_validation_epoch_end(self) -> None:
         stats = self.stats["val"]
