@@ -69,3 +69,17 @@ def test_labels_that_are_not_numbers(tmp_path):
     frame.to_csv(tmp_path / "t.csv", index=False)
     with pytest.raises(InputError, match="label column.*label are not numbers"):
         load_sequence_table(tmp_path / "t.csv")
+
+
+@pytest.mark.parametrize("sequences", [["ACGT", "ACXT", "GGGG"], ["ACGT", "ACXTTT", "GG"]], ids=["one length", "lengths differ"])
+def test_sequences_become_codes_and_a_bad_letter_is_named(sequences):
+    from dnabench.data.tables import encode_sequences
+
+    good = [s.replace("X", "n") for s in sequences]
+    codes, lengths = encode_sequences(good)
+    width = max(map(len, good))
+    assert codes.shape == (3, width) and codes.flags.writeable and lengths.tolist() == [len(s) for s in good]
+    assert codes[0, :4].tolist() == [0, 1, 2, 3] and codes[1, 2] == 4  # lower-case n is N
+    assert (codes[2, len(good[2]):] == 4).all()  # right-padded with N
+    with pytest.raises(InputError, match=r"invalid letter 'X' at position 3 of row 2"):
+        encode_sequences(sequences, "t.csv")
