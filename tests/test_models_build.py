@@ -205,3 +205,14 @@ def test_a_compiled_model_predicts_every_batch_at_one_shape(reverse_complement, 
     assert set(shapes) == {8 if reverse_complement else 4} and len(shapes) == 3
     torch.testing.assert_close(got, want)
     assert model.predict_codes(x[:3].numpy(), reverse_complement, batch_size=4, as_numpy=True).shape == (3, 1)
+
+
+def test_a_compiled_bpe_model_fills_its_last_batch_with_its_own_rows():
+    """All-N filler rows would be one BPE token a base (N is never merged): longer than the absolute
+    position table of a model sized for real rows. The filler repeats the batch's rows instead."""
+    torch.manual_seed(0)
+    model = build_model("transformer", tokenizer=tiny_bpe(), positions="absolute", **{**TINY, "max_positions": 200}).eval()
+    x = codes(5, 240)
+    want = model.predict_codes(x, batch_size=8)
+    model._compiled = True
+    torch.testing.assert_close(model.predict_codes(x, batch_size=8), want)

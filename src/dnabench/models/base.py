@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 import dnabench.models.io as model_io
-from dnabench.alphabet import COMPLEMENT, N
+from dnabench.alphabet import COMPLEMENT
 from dnabench.models.heads import Head
 
 #: rows per batch of ``predict_codes`` when the caller gives no ``batch_size``
@@ -129,7 +129,8 @@ class DNAModel(nn.Module):
             chunk = self._rows_on_device(codes, start, start + step)
             rows = chunk.shape[0]
             if self.is_compiled and rows < step:  # one shape: a compiled model would compile again for the last batch
-                chunk = torch.cat([chunk, chunk.new_full((step - rows, *chunk.shape[1:]), N)])
+                # filled with the batch's own rows (all-N rows would be long BPE sequences), dropped below
+                chunk = torch.cat([chunk, chunk[torch.arange(step - rows, device=chunk.device) % rows]])
             if reverse_complement:
                 both = self._predict_batch(torch.cat([chunk, self.reverse_complement(chunk)]), autocast, embed)
                 forward, backward = both.chunk(2)

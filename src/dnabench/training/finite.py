@@ -37,15 +37,37 @@ class FiniteLossWatch:
         self._step = torch.where(first, step, self._step)
         self._value = torch.where(first, loss, self._value)
 
-    def check(self) -> None:
-        """Raise for the first non-finite loss seen so far (one copy to the host)."""
-        if self._step is None:
+    def check(self, across_ranks: bool = False, device: torch.device | str | None = None) -> None:
+        """Raise for the first non-finite loss seen so far (one copy to the host).
+
+        `across_ranks` (every DDP rank calls it at the same point): the ranks agree on the first
+        bad step of any of them and all raise together. A NaN on one rank reaches every rank's
+        weights through the averaged gradients, so a rank that saw none must not write a
+        checkpoint or go on into the next collective while another stops. `device` holds the
+        collective's tensors (the CUDA device under NCCL) on a rank that has seen no loss yet."""
+        import torch.distributed as dist
+
+        if not (across_ranks and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+            if self._step is not None and int(self._step) >= 0:
+                self._raise(int(self._step), float(self._value))  # type: ignore[arg-type]
             return
-        step = int(self._step)
-        if step >= 0:
-            raise NonFiniteLossError(
-                f"{self.what} is {float(self._value)} at step {step}; stopping. The last good checkpoint is kept. {self.advice}"
-            )
+        none = torch.iinfo(torch.int64).max
+        where = self._step.device if self._step is not None else torch.device(device or "cpu")
+        first = torch.full((), none, dtype=torch.int64, device=where)
+        if self._step is not None:
+            first = torch.where(self._step >= 0, self._step, first)
+        dist.all_reduce(first, op=dist.ReduceOp.MIN)
+        step = int(first)
+        if step == none:
+            return
+        value = torch.zeros((), dtype=torch.float32, device=where)
+        if self._step is not None and int(self._step) == step:
+            value = self._value.clone()  # type: ignore[union-attr]
+        dist.all_reduce(value)  # the loss of the rank that saw it (the others add 0)
+        self._raise(step, float(value))
+
+    def _raise(self, step: int, value: float) -> None:
+        raise NonFiniteLossError(f"{self.what} is {value} at step {step}; stopping. The last good checkpoint is kept. {self.advice}")
 
     def reset(self) -> None:
         self._step = self._value = None

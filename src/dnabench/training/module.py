@@ -58,6 +58,8 @@ class DNATaskModule(L.LightningModule):
         #: large multilabel tasks are scored from histograms filled batch by batch (bounded memory)
         self.streamed = is_streamed(spec, labels)
         self._scorers: dict[str, SplitScorer] = {}
+        #: per split, the loss summed over its real rows and their count (reduced over ranks at the end)
+        self._loss_sums: dict[str, list[Any]] = {}
         self.val_threshold: float | None = None
         self.last_metrics: dict[str, dict[str, float]] = {}
         #: the training loader's sampler, so that a resume can skip the batches already done
@@ -92,15 +94,18 @@ class DNATaskModule(L.LightningModule):
         torch.manual_seed((self.seed * 1_000_003 + self.global_step) % (2**63))
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        labels = batch["labels"]
-        loss = self.loss_fn(self.logits(batch["codes"]).float(), labels)
+        logits, labels = self.logits(batch["codes"]).float(), batch["labels"]
+        if "real" in batch:  # a last batch filled up to the compiled shape: the repeated rows get no gradient
+            real = int(batch["real"])
+            logits, labels = logits[:real], labels[:real]
+        loss = self.loss_fn(logits, labels)
         step_loss = loss
         if self.spec.masked and self.trainer.world_size > 1:
             # missing labels (NaN) leave the ranks different target counts: weigh each target alike
             count = (~torch.isnan(labels)).sum()
             step_loss = global_mean(loss * count.clamp(min=1), count, self.trainer.world_size, self._sum_over_ranks)
         self.finite.update(step_loss, self.global_step)
-        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=batch["codes"].shape[0])
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=labels.shape[0])
         return step_loss
 
     def _sum_over_ranks(self, value: torch.Tensor) -> torch.Tensor:
@@ -108,10 +113,10 @@ class DNATaskModule(L.LightningModule):
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         if self.global_step % max(int(self.trainer.log_every_n_steps), 1) == 0:  # the logger copies the loss now anyway
-            self.finite.check()
+            self.finite.check(across_ranks=True, device=self.device)
 
     def on_train_end(self) -> None:
-        self.finite.check()
+        self.finite.check(across_ranks=True, device=self.device)
 
     # ----- evaluation over whole splits ------------------------------------------------------
 
@@ -120,8 +125,9 @@ class DNATaskModule(L.LightningModule):
         # rows after `real` repeat earlier ones (DDP padding, or a last batch filled up to the compiled shape)
         real = int(batch["real"]) if "real" in batch else logits.shape[0]
         if real:
-            loss = self.loss_fn(logits[:real], batch["labels"][:real])
-            self.log(f"{split}/loss", loss, on_epoch=True, sync_dist=True, batch_size=real)
+            sums = self._loss_sums.setdefault(split, [torch.zeros((), dtype=torch.float64, device=logits.device), 0])
+            sums[0] = sums[0] + self.loss_fn(logits[:real], batch["labels"][:real]).detach().double() * real
+            sums[1] += real
         probs = self.model.head.activate(logits)
         if self.streamed:
             scorer = self._scorers.setdefault(split, SplitScorer(self.spec, self.labels, streamed=True))
@@ -131,7 +137,7 @@ class DNATaskModule(L.LightningModule):
 
     def on_validation_start(self) -> None:
         if self.trainer.state.fn == TrainerFn.FITTING and not self.trainer.sanity_checking:
-            self.finite.check()
+            self.finite.check(across_ranks=True, device=self.device)
             self.recalibrate_batch_norm()
 
     def recalibrate_batch_norm(self) -> int:
@@ -224,7 +230,23 @@ class DNATaskModule(L.LightningModule):
             hist.replace_counts(counts.cpu().numpy())
         return scorer.compute()
 
+    def _log_loss(self, split: str) -> None:
+        """SPLIT/loss: the mean over the split's rows on every rank, each row once.
+
+        Summed here rather than by `self.log(..., sync_dist=True)`: Lightning's weighted mean over
+        ranks averages the ranks' row counts as integers, which truncates whenever the ranks hold
+        different numbers of rows (a rank of only DDP padding made the loss inf)."""
+        total, count = self._loss_sums.pop(split, [None, 0])
+        both = torch.tensor([0.0 if total is None else 0.0, float(count)], dtype=torch.float64, device=self.device)
+        if total is not None:
+            both[0] = total
+        if self.trainer.world_size > 1:
+            both = self.trainer.strategy.reduce(both, reduce_op="sum")
+        if float(both[1]) > 0:
+            self.log(f"{split}/loss", float(both[0] / both[1]), sync_dist=False)
+
     def _finish(self, split: str) -> None:
+        self._log_loss(split)
         if self.streamed:
             metrics = self._streamed_metrics(split)
         else:
@@ -255,7 +277,8 @@ class DNATaskModule(L.LightningModule):
         return adamw_with_schedule(self.model, self.device, self.lr, self.weight_decay, total, int(self.warmup_fraction * total))
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.finite.check()  # never write weights that a non-finite loss has reached
+        # never write weights that a non-finite loss has reached; an interrupted run's ranks stand apart
+        self.finite.check(across_ranks=not self.trainer.interrupted, device=self.device)
         checkpoint["dnabench"] = {"val_threshold": self.val_threshold}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -242,6 +242,16 @@ class MLMModule(L.LightningModule):
         return loss_sum, targets, correct
 
     @staticmethod
+    def _without_repeats(masked: MaskedBatch, real: int) -> MaskedBatch:
+        """`masked` with no targets in rows `real` on: those repeat earlier rows (DDP padding, or a
+        last batch filled up to a compiled model's shape) and must add nothing to a loss or a sum."""
+        if real >= masked.targets.shape[0]:
+            return masked
+        targets = masked.targets.clone()
+        targets[real:] = IGNORE
+        return dataclasses.replace(masked, targets=targets)
+
+    @staticmethod
     def _units(masked: MaskedBatch, rows: int | None = None) -> int | torch.Tensor:
         """Input units (tokens after CLS, or bases) of the batch's first `rows` rows (None: all)."""
         rows = masked.ids.shape[0] if rows is None else rows
@@ -257,12 +267,14 @@ class MLMModule(L.LightningModule):
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         masked = self.masked(batch["codes"], self._generator(1, self.global_step, self.global_rank))
+        real = int(batch["real"]) if "real" in batch else masked.ids.shape[0]
+        masked = self._without_repeats(masked, real)
         loss_sum, targets, correct = self._forward(masked)
         count = (targets != IGNORE).sum()
         # every target of the global batch weighs the same, whatever each rank's count (N fill, chunk ends)
         loss = global_mean(loss_sum, count, self.trainer.world_size, self._sum_over_ranks)
         self.finite.update(loss, self.global_step)
-        self.stats["train"].update(loss_sum, targets, correct, self._units(masked))
+        self.stats["train"].update(loss_sum, targets, correct, self._units(masked, real))
         size = batch["codes"].shape[0]
         self.log("train/mlm_loss", loss_sum.detach() / count.clamp(min=1), prog_bar=True, on_step=True, on_epoch=False, batch_size=size)
         self.log("train/accuracy", correct / count.clamp(min=1), on_step=True, on_epoch=False, batch_size=size)
@@ -270,13 +282,13 @@ class MLMModule(L.LightningModule):
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         if self.global_step % max(int(self.trainer.log_every_n_steps), 1) == 0:  # the logger copies the loss now anyway
-            self.finite.check()
+            self.finite.check(across_ranks=True, device=self.device)
 
     def on_train_end(self) -> None:
-        self.finite.check()
+        self.finite.check(across_ranks=True, device=self.device)
 
     def on_train_epoch_end(self) -> None:
-        self.finite.check()
+        self.finite.check(across_ranks=True, device=self.device)
         stats = self.stats["train"]
         stats.all_reduce()
         metrics = stats.compute()
@@ -287,7 +299,8 @@ class MLMModule(L.LightningModule):
             self.log_dict(named, sync_dist=True)  # equal on every rank (summed above): the mean changes nothing
 
     def on_validation_epoch_start(self) -> None:
-        self.finite.check()
+        if not self.trainer.sanity_checking:
+            self.finite.check(across_ranks=True, device=self.device)
         self.stats["val"] = MLMStats(self.model.num_classes, self.device)
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
@@ -295,14 +308,9 @@ class MLMModule(L.LightningModule):
         real = int(batch["real"]) if "real" in batch else codes.shape[0]  # the rest repeat rows: left out
         if real == 0:
             return
-        whole = real < codes.shape[0] and getattr(self.model.backbone, "is_compiled", False)
-        if not whole:
-            codes = codes[:real]
-        masked = self.masked(codes, self._generator(2, batch_idx, self.global_rank))  # the same masks every pass
-        if whole:  # a compiled model keeps the batch's shape; the repeated rows predict nothing that counts
-            targets = masked.targets.clone()
-            targets[real:] = IGNORE
-            masked = dataclasses.replace(masked, targets=targets)
+        if not getattr(self.model.backbone, "is_compiled", False):
+            codes = codes[:real]  # a compiled model keeps the batch's shape instead
+        masked = self._without_repeats(self.masked(codes, self._generator(2, batch_idx, self.global_rank)), real)  # the same masks every pass
         loss_sum, targets, correct = self._forward(masked)
         self.stats["val"].update(loss_sum, targets, correct, self._units(masked, real))
 
@@ -332,7 +340,8 @@ class MLMModule(L.LightningModule):
         return adamw_with_schedule(self.model, self.device, self.lr, self.weight_decay, total, self.warmup(total))
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.finite.check()  # never write weights that a non-finite loss has reached
+        # never write weights that a non-finite loss has reached; an interrupted run's ranks stand apart
+        self.finite.check(across_ranks=not self.trainer.interrupted, device=self.device)
         checkpoint["dnabench_mlm"] = {"train_stats": self.stats["train"].state_dict()}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
