@@ -288,3 +288,59 @@ def test_a_finished_run_with_other_settings_is_run_again_and_the_old_one_kept(tm
     assert edited.done == ["runs/a/cnn/seed-0"] and "other settings or data" in " ".join(console.file.getvalue().split())
     assert yaml.safe_load((out / "runs/a/cnn/seed-0" / "config.yaml").read_text())["lr"] == 0.0123
     assert yaml.safe_load((out / "runs/a/cnn/seed-0.failed-1" / "config.yaml").read_text())["lr"] != 0.0123
+
+
+def test_a_changed_run_shows_in_the_dry_run_and_leaves_the_table(tmp_path):
+    """Until it is redone, a run made with other settings is marked so by --dry-run and counts in no cell."""
+    from dnabench.experiments.results import collect
+    from dnabench.experiments.runner import changed_steps
+
+    config = _one_step_config(tmp_path / "stores")
+    out = tmp_path / "out"
+    run_benchmark(config, out, stores=tmp_path / "stores", console=quiet())
+    data = yaml.safe_load(config.read_text())
+    data["models"]["cnn"]["train"]["lr"] = 0.0123
+    config.write_text(yaml.safe_dump(data))
+    console = quiet()
+    run_benchmark(config, out, stores=tmp_path / "stores", dry_run=True, console=console)
+    assert "changed: redone" in console.file.getvalue()
+    plan = build_plan(load_experiment(config), out, tmp_path / "stores")
+    changed = changed_steps(plan, json.loads((out / "state.json").read_text()))
+    assert changed == {"runs/a/cnn/seed-0"}
+    assert len(collect(plan)) and collect(plan, exclude=changed).empty
+
+
+def test_a_benchmark_folder_moved_with_its_stores_keeps_its_finished_steps(tmp_path):
+    import shutil
+
+    config = _one_step_config(tmp_path / "first" / "stores")
+    run_benchmark(config, tmp_path / "first" / "out", stores=tmp_path / "first" / "stores", console=quiet())
+    shutil.copytree(tmp_path / "first", tmp_path / "moved")
+    again = run_benchmark(tmp_path / "moved" / "stores" / config.name, tmp_path / "moved" / "out", stores=tmp_path / "moved" / "stores", console=quiet())
+    assert again.done == [] and again.skipped == ["runs/a/cnn/seed-0"]
+    assert not list((tmp_path / "moved" / "out" / "runs" / "a" / "cnn").glob("*.failed-*"))
+
+
+def _record_many(out: str, tag: str, barrier) -> None:
+    from dnabench.experiments.runner import _State
+
+    state = _State(Path(out))
+    barrier.wait()  # both have read state.json before either writes: each must take in the other's records
+    for i in range(25):
+        state.set(f"{tag}/{i}", status="done")
+
+
+def test_runner_processes_sharing_an_out_keep_each_others_records(tmp_path):
+    """Two runners on one OUT (a SLURM array, two --only calls): state.json holds the records of both."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(2)
+    workers = [context.Process(target=_record_many, args=(str(tmp_path), tag, barrier)) for tag in ("one", "two")]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+        assert w.exitcode == 0
+    steps = json.loads((tmp_path / "state.json").read_text())
+    assert {f"{tag}/{i}" for tag in ("one", "two") for i in range(25)} <= set(steps)

@@ -176,14 +176,19 @@ def _size(stores: Path, store: str, rows: Optional[int], length: Optional[int]) 
 
 
 def _train_cost(rate: float, rows: Optional[int], length: Optional[int], options: dict[str, Any]) -> Optional[float]:
+    """Seconds of a run; None where a size or an option is unknown or malformed (the step's own
+    check then names the bad option: an estimate is no place for that error)."""
     if rows is None or length is None:
         return None
-    epochs = int(options.get("max_epochs", 10))
-    samples = rows * float(options.get("train_fraction", 1.0)) * epochs
-    steps = int(options.get("max_steps", -1))
-    if steps > 0:
-        samples = min(samples, steps * int(options.get("batch_size", 64)))
-    return START_S + samples * (length / 1000) / rate
+    try:
+        epochs = int(options.get("max_epochs", 10))
+        samples = rows * float(options.get("train_fraction", 1.0)) * epochs
+        steps = int(options.get("max_steps", -1))
+        if steps > 0:
+            samples = min(samples, steps * int(options.get("batch_size", 64)))
+        return START_S + samples * (float(length) / 1000) / rate
+    except (TypeError, ValueError):
+        return None
 
 
 class _Builder:
@@ -272,7 +277,10 @@ class _Builder:
 
     def _pretrain_cost(self, dep: Any, config: dict[str, Any]) -> tuple[Optional[float], Optional[int]]:
         """(seconds, chunks of both strands) of a pretraining run on a genome cache (or `rows` chunks)."""
-        length = int(config.get("length", 1024))
+        try:
+            length = int(config.get("length", 1024))
+        except (TypeError, ValueError):  # the step's own check names the bad length
+            return None, None
         bases = _genome_bases(Path(config["genome"])) if "genome" in config else None
         chunks = int(2 * bases / length) if bases else dep.rows
         if chunks is None:

@@ -44,13 +44,14 @@ def load_reference(path: str | os.PathLike | None) -> dict[str, dict[str, float]
     return {} if path is None else read_reference(path)
 
 
-def collect(plan: Plan) -> pd.DataFrame:
-    """One row per finished table run and metric (its test split)."""
+def collect(plan: Plan, exclude: Optional[set[str]] = None) -> pd.DataFrame:
+    """One row per finished table run and metric (its test split); `exclude` are steps whose
+    folders hold another experiment's result (made with other settings, to be redone)."""
     axes = list(plan.layout.get("order", {}))
     axes = [a for a in axes if a not in ("task", "model", "metric")]
     records = []
     for step in plan.steps:
-        if not step.result or step_state(step) != "done":
+        if not step.result or step_state(step) != "done" or step.id in (exclude or set()):
             continue
         folder = Path(step.config["out"])
         try:
@@ -116,12 +117,13 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def write_results(plan: Plan, out: str | os.PathLike | None = None, reference: Optional[dict[str, dict[str, float]]] = None,
-                  published: Optional[pd.DataFrame] = None) -> dict[str, Path]:
-    """Collect the finished runs of `plan` and write results.md, results.csv, results.json and runs.csv into `out`."""
+                  published: Optional[pd.DataFrame] = None, exclude: Optional[set[str]] = None) -> dict[str, Path]:
+    """Collect the finished runs of `plan` (less `exclude`) and write results.md, results.csv,
+    results.json and runs.csv into `out`."""
     out = Path(out or plan.out)
     out.mkdir(parents=True, exist_ok=True)
     published = load_published() if published is None else published
-    frame = collect(plan)
+    frame = collect(plan, exclude)
     cells, row_order, column_order = result_cells(plan, frame, published, reference)
     names = plan.layout["names"]
     row_header = [names[d] for d in plan.layout["rows"]]

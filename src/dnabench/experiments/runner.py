@@ -19,6 +19,7 @@ CUDA_VISIBLE_DEVICES set to its GPU, and its output in OUT/logs/.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -26,7 +27,7 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,7 @@ from dnabench.experiments.plan import Plan, Step, build_plan, format_seconds, se
 from dnabench.experiments.results import load_reference, write_results
 from dnabench.experiments.steps import check_step, execute_step, move_aside, step_state
 
-__all__ = ["BenchmarkResult", "StepBlocked", "StepFailed", "check_plan", "print_plan", "run_benchmark", "schedule"]
+__all__ = ["BenchmarkResult", "StepBlocked", "StepFailed", "changed_steps", "check_plan", "print_plan", "run_benchmark", "schedule"]
 
 PLAN_FILE = "plan.json"
 STATE_FILE = "state.json"
@@ -144,41 +145,90 @@ def schedule(
                 finished(step, error)
 
 
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path` held by this process until the block ends (or the process dies:
+    the system releases it, so a killed runner never leaves a lock behind). Where the platform has
+    no `fcntl` (Windows) the block runs unlocked."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _step_lock_path(out: Path, step_id: str) -> Path:
+    return out / "locks" / (step_id.replace("/", "__") + ".lock")
+
+
 class _State:
-    """OUT/state.json: what the runner did with each step (so it knows which folders it made)."""
+    """OUT/state.json: what the runner did with each step (so it knows which folders it made).
+
+    Several runner processes may share one OUT (a SLURM array, two calls with other --only
+    globs): every change is read, merged and written under OUT/locks/state.lock, so none of
+    them drops another one's records."""
 
     def __init__(self, out: Path) -> None:
         import threading
 
         self.path = out / STATE_FILE
+        self._lock_path = out / "locks" / "state.lock"
         self._lock = threading.Lock()  # steps on several GPUs finish from their own threads
+        with self._lock, _file_lock(self._lock_path):
+            self.steps: dict[str, dict[str, Any]] = self._read(keep_damaged=True)
+
+    def _read(self, keep_damaged: bool = False) -> dict[str, dict[str, Any]]:
+        if not self.path.is_file():
+            return {}
         try:
-            self.steps: dict[str, dict[str, Any]] = json.loads(self.path.read_text()) if self.path.is_file() else {}
+            steps = json.loads(self.path.read_text())
+            if not isinstance(steps, dict):
+                raise ValueError("not a mapping of step records")
+            return steps
         except ValueError:
+            if not keep_damaged:
+                return dict(self.steps)
             kept = self.path.with_name(f"{self.path.name}.damaged")
             os.replace(self.path, kept)
-            warnings.warn(f"{self.path}: damaged, kept as {kept.name}; folders of earlier calls count as not made by this benchmark", stacklevel=2)
-            self.steps = {}
+            warnings.warn(f"{self.path}: damaged, kept as {kept.name}; folders of earlier calls count as not made by this benchmark", stacklevel=3)
+            return {}
+
+    def refresh(self) -> None:
+        """Take in what other processes recorded since."""
+        with self._lock, _file_lock(self._lock_path):
+            self.steps = self._read()
 
     def set(self, step_id: str, **fields: Any) -> None:
-        with self._lock:
-            record = self.steps.setdefault(step_id, {})
-            record.update(fields)
+        with self._lock, _file_lock(self._lock_path):
+            self.steps = self._read()
+            self.steps.setdefault(step_id, {}).update(fields)
             tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
             tmp.write_text(json.dumps(self.steps, indent=1))
             os.replace(tmp, self.path)
 
 
-def step_fingerprints(plan: Plan) -> dict[str, str]:
+def step_fingerprints(plan: Plan, legacy: bool = False) -> dict[str, str]:
     """sha256 of each step's settings, its store's card and its dependencies' fingerprints: a
     finished folder whose fingerprint moved (an option edited in the config, a store rebuilt from
-    other raw files, a backbone retrained) holds another experiment's result."""
+    other raw files, a backbone retrained) holds another experiment's result.
+
+    Paths under OUT and under the stores folder count relative to them, so a benchmark folder
+    moved or copied elsewhere (with its stores) keeps its finished steps. `legacy` gives the
+    fingerprints of earlier versions, which hashed the absolute paths (still accepted)."""
     import hashlib
 
     from dnabench.experiments.plan import _path
 
     by_id = {step.id: step for step in plan.steps}
     prints: dict[str, str] = {}
+    places = [] if legacy else _places(plan)
 
     def card(step: Step) -> str:
         if not step.store:
@@ -189,8 +239,11 @@ def step_fingerprints(plan: Plan) -> dict[str, str]:
     def of(step_id: str) -> str:
         if step_id not in prints:
             step = by_id[step_id]
-            text = json.dumps({"config": step.config, "card": card(step), "needs": [of(n) for n in step.needs if n in by_id]},
-                              sort_keys=True, default=str)
+            settings = json.dumps(step.config, sort_keys=True, default=str)
+            for place, name in places:
+                settings = settings.replace(json.dumps(place)[1:-1], name)
+            text = json.dumps({"config": settings if places else step.config, "card": card(step),
+                               "needs": [of(n) for n in step.needs if n in by_id]}, sort_keys=True, default=str)
             prints[step_id] = hashlib.sha256(text.encode()).hexdigest()
         return prints[step_id]
 
@@ -199,15 +252,33 @@ def step_fingerprints(plan: Plan) -> dict[str, str]:
     return prints
 
 
+def _places(plan: Plan) -> list[tuple[str, str]]:
+    """(path text, placeholder) for OUT and the stores folder, as written and resolved, longest first."""
+    places: dict[str, str] = {}
+    for folder, name in ((plan.out, "<out>"), (plan.stores, "<stores>")):
+        if folder:
+            for text in (str(Path(folder)), str(Path(folder).resolve())):
+                if text not in (".", "/"):
+                    places.setdefault(text, name)
+    return sorted(places.items(), key=lambda item: -len(item[0]))
+
+
+def changed_steps(plan: Plan, records: dict[str, dict[str, Any]]) -> set[str]:
+    """Steps finished (or started) by this benchmark with other settings or data than `plan` has now."""
+    now, before = step_fingerprints(plan), step_fingerprints(plan, legacy=True)
+    return {step_id for step_id, record in records.items()
+            if step_id in now and record.get("fingerprint") is not None and record["fingerprint"] not in (now[step_id], before[step_id])}
+
+
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def check_plan(plan: Plan) -> list[str]:
+def check_plan(plan: Plan, changed: set[str] | None = None) -> list[str]:
     """Every problem the steps still to run would meet at their start (bad options, missing stores)."""
     problems = []
     for step in plan.steps:
-        if step_state(step) == "done":
+        if step_state(step) == "done" and step.id not in (changed or set()):
             continue
         try:
             check_step(step)
@@ -216,8 +287,9 @@ def check_plan(plan: Plan) -> list[str]:
     return problems
 
 
-def print_plan(plan: Plan, console: Console) -> None:
-    """The steps as a table: kind, folder, what they need, state, rows, estimated time."""
+def print_plan(plan: Plan, console: Console, changed: set[str] | None = None) -> None:
+    """The steps as a table: kind, folder, what they need, state, rows, estimated time; `changed`
+    steps (finished with other settings or data) show as such: the run redoes them."""
     table = Table(title=f"{plan.name}: {len(plan.steps)} steps ({plan.scale} scale) under {plan.out}", title_justify="left")
     for name, justify in (("#", "right"), ("kind", "left"), ("folder", "left"), ("needs", "left"), ("state", "left"), ("rows", "right"), ("estimate", "right")):
         table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
@@ -225,7 +297,8 @@ def print_plan(plan: Plan, console: Console) -> None:
     for i, step in enumerate(plan.steps, 1):
         needs = ", ".join(f"#{index[n]}" for n in step.needs if n in index)
         rows = f"{step.rows:,}" if step.rows is not None else "?"
-        table.add_row(str(i), step.kind, step.id, needs, step_state(step), rows, format_seconds(step.cost_s))
+        state = "changed: redone" if step.id in (changed or set()) else step_state(step)
+        table.add_row(str(i), step.kind, step.id, needs, state, rows, format_seconds(step.cost_s))
     console.print(table)
     total = plan.total_cost()
     known = sum(s.cost_s or 0 for s in plan.steps)
@@ -280,32 +353,38 @@ def run_benchmark(
     plan = select(build_plan(config, out, Path(stores) if stores is not None else Path("stores")), list(only or []))
     ref = load_reference(reference)
     result = BenchmarkResult(plan, out, dry_run=dry_run)
+    full = build_plan(config, out, Path(plan.stores))  # plan.json holds every step, so results of earlier --only calls count
     if dry_run:
-        print_plan(plan, console)
-        result.problems = check_plan(plan)
+        changed_now = changed_steps(full, _read_records(out / STATE_FILE))
+        print_plan(plan, console, changed_now)
+        result.problems = check_plan(plan, changed_now)
         for problem in result.problems:
             console.print(f"[yellow]would fail:[/] {problem}", soft_wrap=True, markup=True, highlight=False)
         return result
-    problems = check_plan(plan)
+    problems = check_plan(plan, changed_steps(full, _read_records(out / STATE_FILE)))
     if problems:
         raise ValueError(f"{len(problems)} step(s) cannot start:\n  " + "\n  ".join(problems))
     out.mkdir(parents=True, exist_ok=True)
-    full = build_plan(config, out, Path(plan.stores))  # plan.json holds every step, so results of earlier --only calls count
     _check_same_experiment(out / PLAN_FILE, full)
     merged = full
     _write_json(out / PLAN_FILE, merged.to_dict())
     state = _State(out)
     made = set(state.steps)  # folders an earlier call of this benchmark started
     prints = step_fingerprints(full)
+    accepted = {step_id: {value, step_fingerprints(full, legacy=True)[step_id]} for step_id, value in prints.items()}
 
     def changed(step: Step) -> bool:
         """Finished by this benchmark with other settings or data than the plan's now."""
         recorded = state.steps.get(step.id, {}).get("fingerprint")
-        return recorded is not None and recorded != prints[step.id]
+        return recorded is not None and recorded not in accepted[step.id]
+
+    def results_now() -> dict[str, Path]:
+        """The results files, leaving out runs made with other settings (they are redone, not counted)."""
+        return write_results(merged, out, ref, exclude={s.id for s in merged.steps if changed(s)})
 
     complete = {s.id for s in plan.steps if step_state(s) == "done" and not changed(s)}
     result.skipped = [s.id for s in plan.steps if s.id in complete]
-    result.results = write_results(merged, out, ref)
+    result.results = results_now()
     if devices is None:
         devices = _gpu_count()
     slots: list[Optional[str]] = [str(i) for i in range(devices)] if devices > 1 else [None]
@@ -316,6 +395,13 @@ def run_benchmark(
 
     def prepare(step: Step) -> None:
         folder = Path(step.config["out"])
+        if step.kind == "features":
+            from dnabench.data.features import partial_path
+
+            partial = partial_path(folder)  # an unfinished extraction from an older backbone would refuse this one
+            if partial.exists() and changed(step):
+                moved = move_aside(partial)
+                console.print(f"  {partial} was started with other settings or data: moved aside to {moved.name}", highlight=False)
         if folder.exists() and changed(step):
             moved = move_aside(folder)
             console.print(f"  {folder} was made with other settings or data: moved aside to {moved.name}", highlight=False)
@@ -334,18 +420,21 @@ def run_benchmark(
         where = f" on GPU {slot}" if slot is not None else ""
         console.print(f"[{position[step.id]}/{len(todo)}] {how} {step.kind} {step.id}{where} (estimate {format_seconds(step.cost_s)})", highlight=False)
 
-    if len(slots) > 1:
-        run_one = _subprocess_executor(out / PLAN_FILE, out / "logs")
+    run_one: Callable[[Step, Optional[str]], None] = (
+        _subprocess_executor(out / PLAN_FILE, out / "logs") if len(slots) > 1 else (lambda step, slot: execute_step(step))
+    )
 
-        def execute(step: Step, slot: Optional[str]) -> None:
+    def execute(step: Step, slot: Optional[str]) -> None:
+        """Run `step` unless another runner process on this OUT holds it: then wait for that one,
+        and take its result when it finished the step with this plan's settings."""
+        with _file_lock(_step_lock_path(out, step.id)):
+            state.refresh()
+            if step_state(step) == "done" and not changed(step):
+                console.print(f"  {step.id}: finished by another runner process on {out}", highlight=False)
+                return
             prepare(step)
             state.set(step.id, fingerprint=prints[step.id])  # the folder is now this plan's
             run_one(step, slot)
-    else:
-        def execute(step: Step, slot: Optional[str]) -> None:
-            prepare(step)
-            state.set(step.id, fingerprint=prints[step.id])  # the folder is now this plan's
-            execute_step(step)
 
     def finished(step: Step, error: Optional[BaseException]) -> None:
         if isinstance(error, StepBlocked):
@@ -359,7 +448,7 @@ def run_benchmark(
         else:
             result.done.append(step.id)
             state.set(step.id, status="done", finished=_now(), fingerprint=prints[step.id])
-        result.results = write_results(merged, out, ref)
+        result.results = results_now()
         if on_step is not None and not isinstance(error, StepBlocked):
             on_step(step, error)
 
@@ -371,6 +460,15 @@ def run_benchmark(
         highlight=False,
     )
     return result
+
+
+def _read_records(path: Path) -> dict[str, dict[str, Any]]:
+    """state.json's step records, read only ({} when absent or damaged: the run itself says so)."""
+    try:
+        records = json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+    return records if isinstance(records, dict) else {}
 
 
 def _write_json(path: Path, data: Any) -> None:
