@@ -226,3 +226,24 @@ def test_a_pair_store_is_refused_by_window_models(tmp_path, genome):
                          model_options={"channels": [4], "kernel_size": 3, "pool_size": 2}, progress=False)
     with pytest.raises(ValueError, match="a pair store holds \\[B, 2, L\\] samples"):
         train(config)
+
+
+def test_metrics_and_threshold_are_those_of_the_best_checkpoint_and_a_finished_run_is_kept(shared_data, tmp_path):
+    """On real data (GUE tf_0), where the last validation is not the best one: metrics.json's val
+    block and the threshold that test, evaluate and predict use are the best checkpoint's; a
+    --resume of the finished run changes nothing."""
+    table = shared_data / "Track7878" / "GUE_tf_0" / "dev.csv"
+    out = tmp_path / "run"
+    config = TrainConfig(data=str(table), model="cnn_fc", model_options={"channels": [16, 16, 16], "fc_size": 16}, out=str(out),
+                         max_epochs=3, batch_size=32, lr=1e-3, checkpoint_every_steps=5, progress=False)
+    train(config)
+    metrics = json.loads((out / "metrics.json").read_text())
+    log = pd.read_csv(out / "logs" / "metrics.csv")
+    scores = log["val/auroc"].dropna().tolist()
+    assert metrics["val"]["auroc"] == pytest.approx(metrics["best_score"]) == pytest.approx(max(scores))
+    best = torch.load(out / "checkpoints" / "best.ckpt", weights_only=False, map_location="cpu")
+    assert metrics["val"]["threshold"] == pytest.approx(best["dnabench"]["val_threshold"])
+    before = (out / "metrics.json").read_text(), (out / "logs" / "metrics.csv").read_text()
+    result = runner.invoke(app, ["train", "--resume", str(out)])
+    assert result.exit_code == 0 and "nothing to resume" in " ".join(result.output.split())
+    assert ((out / "metrics.json").read_text(), (out / "logs" / "metrics.csv").read_text()) == before

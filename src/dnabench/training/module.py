@@ -279,10 +279,14 @@ class DNATaskModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # never write weights that a non-finite loss has reached; an interrupted run's ranks stand apart
         self.finite.check(across_ranks=not self.trainer.interrupted, device=self.device)
-        checkpoint["dnabench"] = {"val_threshold": self.val_threshold}
+        # the validation of these weights: a test of the best checkpoint, and metrics.json, report it
+        checkpoint["dnabench"] = {"val_threshold": self.val_threshold, "val_metrics": self.last_metrics.get("val")}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.val_threshold = checkpoint.get("dnabench", {}).get("val_threshold")
+        saved = checkpoint.get("dnabench", {})
+        self.val_threshold = saved.get("val_threshold")
+        if saved.get("val_metrics"):
+            self.last_metrics["val"] = dict(saved["val_metrics"])
         if self.train_sampler is not None:
             # batches of the current epoch already trained on: the next epoch iterator starts after them
             steps_per_epoch = max(len(self.train_sampler), 1)
