@@ -5,6 +5,7 @@ table, each run's curves, ROC/PR or scatter, config and provenance; runs without
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shutil
 
@@ -12,9 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 
 pytest.importorskip("matplotlib", reason="the report draws with matplotlib (a core dependency of dnabench)")
 
+from dnabench.evaluation import plots  # noqa: E402
 from dnabench.evaluation.plots import pr_points, roc_points  # noqa: E402
 from dnabench.evaluation.report import find_runs, write_report  # noqa: E402
 from dnabench.experiments.runner import run_benchmark  # noqa: E402
@@ -110,3 +113,79 @@ def test_a_second_report_replaces_its_plots_and_leaves_a_users_folder_alone(runs
     with pytest.raises(FileExistsError, match="holds files the report did not write"):
         write_report([tmp / "runs"], out)
     assert (out / "plots" / "notes.txt").read_text() == "mine"
+
+
+def _fake_run(folder, model: str, seed: int, auroc: float, data: str = "/stores/a.csv", **run) -> None:
+    """A finished run folder without training: metrics.json, config.yaml and run.json."""
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps({"test": {"auroc": auroc}}))
+    (folder / "config.yaml").write_text(yaml.safe_dump({"model": model, "seed": seed, "data": data}))
+    (folder / "run.json").write_text(json.dumps({"task": {"name": "a", "kind": "binary", "metrics": ["auroc"]}, "data": data, **run}))
+
+
+@pytest.fixture
+def bars(monkeypatch):
+    """The frames the report draws as bars, one per figure."""
+    drawn = []
+    draw = plots.bars_png
+    monkeypatch.setattr(plots, "bars_png", lambda frame, title, ylabel: (drawn.append(frame.copy()), draw(frame, title, ylabel))[1])
+    return drawn
+
+
+def _bar_cells(drawn) -> dict[str, tuple[float, int]]:
+    return {rec["label"]: (round(rec["mean"], 6), rec["n"]) for frame in drawn for rec in frame.to_dict("records")}
+
+
+def test_bars_of_a_benchmark_keep_its_grid_axis_values_apart(tmp_path, bars):
+    bench, records = tmp_path / "bench", []
+    for positions, base in (("rotary", 0.9), ("absolute", 0.6)):
+        for seed in range(3):
+            name = f"runs/a/tf/positions-{positions}/seed-{seed}"
+            _fake_run(bench / name, "transformer", seed, base + 0.01 * seed)
+            records.append({"table": "1", "row": "A", "column": "AUROC", "task": "a", "model": "tf", "positions": positions, "seed": seed,
+                            "metric": "auroc", "value": base + 0.01 * seed, "run": name, "store": "a"})
+    layout = {"rows": ["task", "positions"], "columns": ["metric"], "best": "positions",
+              "order": {"task": ["a"], "model": ["tf"], "metric": ["auroc"], "positions": ["rotary", "absolute"]},
+              "names": {"task": "Dataset", "model": "Model", "metric": "Metric", "positions": "Position encoding"},
+              "labels": {"task": {"a": "Task A"}, "model": {"tf": "Attention"}, "metric": {"auroc": "AUROC"},
+                         "positions": {"rotary": "Rotary", "absolute": "Absolute"}}}
+    (bench / "results.json").write_text(json.dumps({"name": "t", "layout": layout, "runs": records, "cells": []}))
+    page = write_report(bench, tmp_path / "report").read_text()
+    assert _bar_cells(bars) == {"Attention, Rotary": (0.91, 3), "Attention, Absolute": (0.61, 3)}  # one bar a results cell
+    assert "Task A, Attention, Rotary, seed 0" in page
+
+
+def test_runs_moved_aside_are_left_out_and_fits_are_named_by_their_backbone(tmp_path, bars):
+    root = tmp_path / "bench"
+    for backbone, seeds in (("cnn_fc", (0,)), ("transformer", (0, 1))):
+        for seed in seeds:
+            features = root / "features" / "a" / backbone / f"seed-{seed}"
+            features.mkdir(parents=True)
+            (features / "features.json").write_text(json.dumps({"format": "dnabench-features", "backbone_model": backbone}))
+            score = {"cnn_fc": 0.6, "transformer": 0.8}[backbone] + 0.01 * seed
+            _fake_run(root / "runs" / "a" / backbone / f"seed-{seed}", "random_forest", seed, score, data=str(features), input="features")
+    _fake_run(root / "runs" / "a" / "cnn_fc" / "seed-0.failed-1", "random_forest", 0, 0.1, data=str(root / "features" / "a" / "cnn_fc" / "seed-0"))
+    found, _ = find_runs([root / "runs"])
+    assert sorted(r.name for r in found) == ["a/cnn_fc/seed-0", "a/transformer/seed-0", "a/transformer/seed-1"]
+    assert {r.model for r in found} == {"random_forest on cnn_fc", "random_forest on transformer"}
+    page = write_report([root / "runs"], tmp_path / "report").read_text()
+    assert _bar_cells(bars) == {"random_forest on cnn_fc": (0.6, 1), "random_forest on transformer": (0.805, 2)}
+    assert "failed-1" not in page
+    (root / "runs" / "a" / "cnn_fc" / "seed-0" / "run.json").unlink()  # a run without run.json: its config's data path names the features
+    assert "random_forest on cnn_fc" in {r.model for r in find_runs([root / "runs"])[0]}
+
+
+def test_a_failed_report_removes_only_its_temporary_folder(tmp_path):
+    _fake_run(tmp_path / "runs" / "good" / "seed-0", "cnn_fc", 0, 0.7)
+    out = tmp_path / "report"
+    write_report([tmp_path / "runs"], out)
+    first = sorted(p.name for p in (out / "plots").iterdir())
+    damaged = tmp_path / "runs" / "zz_damaged" / "seed-0"
+    _fake_run(damaged, "cnn_fc", 0, 0.8)
+    (damaged / "test_predictions.parquet").write_bytes(b"not a parquet file")
+    other = out / ".plots.tmp-1"  # another report's, still being written
+    other.mkdir()
+    with pytest.raises(ValueError, match="test_predictions.parquet"):
+        write_report([tmp_path / "runs"], out)  # fails after drawing its bars
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".plots.tmp-1"]
+    assert sorted(p.name for p in (out / "plots").iterdir()) == first  # the earlier report is untouched

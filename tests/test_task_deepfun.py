@@ -105,3 +105,19 @@ def test_real_deepfun_lists(shared_data, tmp_path):
     assert sorted(line.split("\t")[0] for line in quality[1:]) == sorted(accessions)
     tracks = read_track_metadata(tmp_path / "tracks.tsv", check_files=False)
     assert len(tracks) == 7_879 and tracks[0].accession == "ENCFF011GSD" and tracks[0].target == "CTCF"
+
+
+def test_a_gzipped_list_under_any_name_reads_and_a_folder_out_is_refused(tmp_path):
+    import gzip
+
+    text = "CTCF-human^cell line^K562^ENCFF000AAA\nH3K27ac-human^tissue^liver^ENCFF000AAB\n"
+    (tmp_path / "A.txt").write_bytes(gzip.compress(text.encode()))  # gzip without .gz
+    profiles, _ = read_deepfun_profiles([tmp_path / "A.txt"])
+    assert [p.accession for p in profiles] == ["ENCFF000AAA", "ENCFF000AAB"]
+    (tmp_path / "t7").mkdir()
+    with pytest.raises(ValueError, match=r"t7: is a folder; --out names the metadata table"):
+        write_track_metadata([tmp_path / "A.txt"], tmp_path / "t7")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["A.txt", "t7"]  # nothing half-written beside it
+    (tmp_path / "bin.txt").write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(InputError, match=r"bin.txt.*not a UTF-8 text file"):
+        read_track_metadata(tmp_path / "bin.txt")

@@ -7,6 +7,7 @@ to a file and embed it in its HTML page.
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from dnabench.evaluation.thresholds import threshold_curve
 __all__ = ["roc_pr_png", "bars_png", "curves_png", "scatter_png", "roc_points", "pr_points", "label_curves"]
 
 _MAX_POINTS = 5000
+_LABEL_WIDTH = 14  # characters of a bar's label a line
 
 
 def _pyplot() -> Any:
@@ -69,13 +71,14 @@ def roc_pr_png(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], title: str) 
 
 
 def bars_png(frame: pd.DataFrame, title: str, ylabel: str) -> bytes:
-    """One bar per model (`label`, `mean`, `sd`, `n`): mean with the SD over seeds as an error bar."""
+    """One bar per results cell (`label`: a model and its grid-axis values; `mean`, `sd`, `n`): mean
+    with the SD over seeds as an error bar. Long labels are wrapped so neighbours do not overlap."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(max(3.0, 0.9 * len(frame) + 1.5), 3.2))
     x = np.arange(len(frame))
     sd = np.nan_to_num(frame["sd"].to_numpy(dtype=float), nan=0.0)
     ax.bar(x, frame["mean"].to_numpy(dtype=float), yerr=sd, capsize=4, color="#4C72B0")
-    ax.set_xticks(x, [f"{label}\n(n={n})" for label, n in zip(frame["label"], frame["n"])], fontsize=8)
+    ax.set_xticks(x, [f"{textwrap.fill(str(label), _LABEL_WIDTH)}\n(n={n})" for label, n in zip(frame["label"], frame["n"])], fontsize=8)
     ax.set(ylabel=ylabel, title=title)
     low = float(np.nanmin(frame["mean"] - sd)) if len(frame) else 0.0
     if 0 < low:

@@ -6,9 +6,12 @@ and validation curves (logs/metrics.csv), ROC and PR curves for classification a
 predicted-vs-measured scatter for regression (test_predictions.parquet; runs scored from
 streamed histograms, such as Track7878, have none and get their table row and curves only),
 its metrics, its config and its provenance (run.json: dataset card sha256, dnabench version,
-git commit). Across runs: bars of each task's metrics per model (mean with the SD over seeds)
-and the results table. The page embeds every PNG as base64, so it is one file to mail or open
-offline; the PNGs are also written under OUT/plots/.
+git commit). Across runs: bars of each task's metrics per model and grid-axis values (one bar a
+results cell: mean with the SD over seeds) and the results table. Fit runs (an upper model on a
+backbone's features) outside a benchmark are named by their features folder, so runs on
+different backbones stay apart; folders the runner moved aside (NAME.failed-N) are left out.
+The page embeds every PNG as base64, so it is one file to mail or open offline; the PNGs are
+also written under OUT/plots/.
 """
 
 from __future__ import annotations
@@ -48,13 +51,50 @@ class RunInfo:
     seed: Any
     kind: str
     extra: dict[str, Any] = field(default_factory=dict)
+    #: grid axis -> the label of this run's value (benchmark runs of Tables 1-4: positions, tokenizer, ...)
+    axes: dict[str, str] = field(default_factory=dict)
+
+
+_MOVED_ASIDE = re.compile(r".+\.failed-\d+")
+_SEED = re.compile(r"seed-\d+")
 
 
 def _is_run(folder: Path) -> bool:
     return (folder / "metrics.json").is_file() and (folder / "config.yaml").is_file()
 
 
-def _read_run(folder: Path, name: str, extra: Optional[dict[str, Any]] = None) -> RunInfo:
+def _moved_aside(folder: Path, root: Path) -> bool:
+    """Whether `folder` lies in a folder the runner moved aside (NAME.failed-N): a failed attempt, not a seed."""
+    return any(_MOVED_ASIDE.fullmatch(part) for part in folder.relative_to(root).parts)
+
+
+def _features_folder(run: dict[str, Any], config: dict[str, Any]) -> Optional[Path]:
+    """The features folder a fit run read, or None for a run on sequences."""
+    data = run.get("data") or config.get("data")
+    if not isinstance(data, str):
+        return None
+    path = Path(data)
+    return path if run.get("input") == "features" or (path / "features.json").is_file() else None
+
+
+def _backbone(features: Path, task: str) -> str:
+    """A features folder's name for its backbone: its path after the task's folder (features/TASK/MODEL/...)
+    without the seed folder, since seeds of one backbone are pooled; else the folder's own name."""
+    parts = list(features.parts)
+    if len(parts) > 1 and _SEED.fullmatch(parts[-1]):
+        parts.pop()
+    after = parts[len(parts) - parts[::-1].index(task):] if task in parts else []
+    return "/".join(after) or (parts[-1] if parts else str(features))
+
+
+def _model_name(run: dict[str, Any], config: dict[str, Any], task: str) -> str:
+    """The run's model; a fit run's names its backbone too, so fits on different backbones are not pooled."""
+    model = str(config.get("model", "?"))
+    features = _features_folder(run, config)
+    return f"{model} on {_backbone(features, task)}" if features is not None else model
+
+
+def _read_run(folder: Path, name: str, extra: Optional[dict[str, Any]] = None, axes: Optional[dict[str, str]] = None) -> RunInfo:
     import yaml
 
     metrics = read_json(folder / "metrics.json")
@@ -68,9 +108,35 @@ def _read_run(folder: Path, name: str, extra: Optional[dict[str, Any]] = None) -
         task_name = Path(str(run.get("data") or config.get("data", "?"))).name
     return RunInfo(
         folder, name, metrics, run, config_text, str(extra.get("task") or task_name),
-        str(extra.get("model") or config.get("model", "?")), extra.get("seed", config.get("seed")),
-        str(task.get("kind", "")), extra,
+        str(extra.get("model") or _model_name(run, config, str(task_name))), extra.get("seed", config.get("seed")),
+        str(task.get("kind", "")), extra, dict(axes or {}),
     )
+
+
+def _grid_axes(results: dict[str, Any]) -> list[str]:
+    """The grid axes of a benchmark (its layout's dimensions other than task, model and metric)."""
+    order = (results.get("layout") or {}).get("order") or {}
+    return [axis for axis in order if axis not in ("task", "model", "metric")]
+
+
+def _benchmark_runs(path: Path, results: dict[str, Any], seen: set[Path]) -> list[RunInfo]:
+    """The finished runs a results.json lists, with their labels and grid-axis values."""
+    metrics: dict[str, list[str]] = {}
+    records: dict[str, dict[str, Any]] = {}
+    for record in results.get("runs", []):
+        metrics.setdefault(record["run"], []).append(record["metric"])
+        records.setdefault(record["run"], record)
+    labels = (results.get("layout") or {}).get("labels") or {}
+    axes = _grid_axes(results)
+    runs = []
+    for name, record in records.items():
+        folder = (path / name).resolve()
+        if folder not in seen and _is_run(folder):
+            seen.add(folder)
+            shown = {dim: (labels.get(dim) or {}).get(record.get(dim), record.get(dim)) for dim in ("task", "model", *axes)}
+            values = {axis: str(shown[axis]) for axis in axes if shown[axis] is not None}
+            runs.append(_read_run(folder, name, {**record, **shown, "metrics": metrics[name]}, values))
+    return runs
 
 
 def find_runs(inputs: list[str | os.PathLike]) -> tuple[list[RunInfo], list[dict[str, Any]]]:
@@ -85,20 +151,10 @@ def find_runs(inputs: list[str | os.PathLike]) -> tuple[list[RunInfo], list[dict
         if (path / "results.json").is_file():
             results = read_json(path / "results.json")
             benchmarks.append(results)
-            metrics: dict[str, list[str]] = {}
-            records: dict[str, dict[str, Any]] = {}
-            for record in results.get("runs", []):
-                metrics.setdefault(record["run"], []).append(record["metric"])
-                records.setdefault(record["run"], record)
-            labels = (results.get("layout") or {}).get("labels") or {}
-            for name, record in records.items():
-                folder = (path / name).resolve()
-                if folder not in seen and _is_run(folder):
-                    seen.add(folder)
-                    shown = {dim: (labels.get(dim) or {}).get(record.get(dim), record.get(dim)) for dim in ("task", "model")}
-                    runs.append(_read_run(folder, name, {**record, **shown, "metrics": metrics[name]}))
+            runs += _benchmark_runs(path, results, seen)
             continue
-        folders = [path] if _is_run(path) else sorted(p.parent for p in path.rglob("metrics.json") if _is_run(p.parent))
+        folders = [path] if _is_run(path) else sorted(
+            p.parent for p in path.rglob("metrics.json") if _is_run(p.parent) and not _moved_aside(p.parent, path))
         if not folders:
             raise FileNotFoundError(f"{path}: holds no run folder (metrics.json and config.yaml) and no results.json")
         for folder in folders:
@@ -165,27 +221,33 @@ def _provenance(run: RunInfo) -> str:
 
 
 def _tidy(runs: list[RunInfo]) -> pd.DataFrame:
-    """task, model, seed, metric, value of every run's test metrics (the task's own metrics where known)."""
+    """task, model, each grid axis ('' where a run has none), label (model and axis values: one
+    results cell), seed, metric, value of every run's test metrics (the task's own metrics where known)."""
+    axes = list(dict.fromkeys(axis for run in runs for axis in run.axes))
     records = []
     for run in runs:
         test = run.metrics.get("test") or {}
         shown = run.extra.get("metrics") or ((run.run.get("task") or {}).get("metrics") or [k for k in test if k in ("auroc", "auprc", "spearman", "mse")])
+        values = {axis: run.axes.get(axis, "") for axis in axes}
+        label = ", ".join([run.model, *(v for v in values.values() if v)])
         for metric in shown:
             value = test.get(metric)
             if isinstance(value, (int, float)):
-                records.append({"task": run.task, "model": run.model, "seed": run.seed, "metric": metric, "value": float(value), "run": run.name})
-    return pd.DataFrame.from_records(records, columns=["task", "model", "seed", "metric", "value", "run"]).drop_duplicates()
+                records.append({"task": run.task, "model": run.model, **values, "label": label, "seed": run.seed, "metric": metric,
+                                "value": float(value), "run": run.name})
+    columns = ["task", "model", *axes, "label", "seed", "metric", "value", "run"]
+    return pd.DataFrame.from_records(records, columns=columns).drop_duplicates()
 
 
 def _bars(tidy: pd.DataFrame, figures: _Figures) -> list[str]:
+    """One figure a task and metric, one bar a results cell (model and grid-axis values): seeds only are pooled."""
     from dnabench.evaluation import plots
 
     if tidy.empty:
         return []
     out = []
-    summary = summarise(tidy, ["task", "metric", "model"])
-    for (task, metric), group in summary.groupby(["task", "metric"], sort=False):
-        frame = group.rename(columns={"model": "label"})
+    summary = summarise(tidy, ["task", "metric", "label"])
+    for (task, metric), frame in summary.groupby(["task", "metric"], sort=False):
         out.append(figures.add(plots.bars_png(frame, f"{task}", metric), f"bars_{task}_{metric}"))
     return out
 
@@ -194,8 +256,8 @@ def _run_table(tidy: pd.DataFrame) -> str:
     """For runs outside a benchmark: task x model cells of mean +- SD over seeds."""
     if tidy.empty:
         return "<p>No test metrics.</p>"
-    summary = summarise(tidy, ["task", "model", "metric"], best="model")
-    cells = [{**rec, "row": f"{rec['task']}", "column_label": f"{rec['model']} {rec['metric']}"} for rec in summary.to_dict("records")]
+    summary = summarise(tidy, ["task", "label", "metric"], best="label")
+    cells = [{**rec, "row": f"{rec['task']}", "column_label": f"{rec['label']} {rec['metric']}"} for rec in summary.to_dict("records")]
     rows = list(dict.fromkeys(c["row"] for c in cells))
     columns = list(dict.fromkeys(c["column_label"] for c in cells))
     return to_html(cells, ["task"], rows, columns)
@@ -214,7 +276,10 @@ details { margin-bottom: 0.8em; }
 
 
 def write_report(inputs: list[str | os.PathLike] | str | os.PathLike, out: str | os.PathLike, reference: str | os.PathLike | None = None) -> Path:
-    """Write OUT/report.html (self-contained) and OUT/plots/*.png from run and benchmark folders; returns the page."""
+    """Write OUT/report.html (self-contained) and OUT/plots/*.png from run and benchmark folders; returns the page.
+
+    A report that fails part way removes the temporary plots folder it made, so OUT keeps only
+    what a finished report wrote."""
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     runs, benchmarks = find_runs(list(inputs))
@@ -226,47 +291,84 @@ def write_report(inputs: list[str | os.PathLike] | str | os.PathLike, out: str |
     plots = out / "plots"
     if plots.exists() and not _only_plots(plots):
         raise FileExistsError(f"{plots}: holds files the report did not write; give another --out (nothing was changed)")
-    figures = _Figures(out / f".plots.tmp-{os.getpid()}")
+    folder = out / f".plots.tmp-{os.getpid()}"
+    made = not folder.exists()
+    figures = _Figures(folder)
+    try:
+        return _publish(out, _page(runs, benchmarks, refs, figures), folder)
+    except BaseException:
+        if made:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _benchmark_section(results: dict[str, Any], refs: dict[str, dict[str, float]]) -> list[str]:
+    """A benchmark's heading, caption and results table (its cells' references replaced by `refs` where given)."""
+    cells = results.get("cells", [])
+    if refs:
+        for cell in cells:
+            task = cell.get("task")
+            cell["reference"] = (refs.get(str(task)) or {}).get(cell["metric"], cell.get("reference"))
+    return [
+        f"<h2>{html.escape(results.get('title') or results.get('name', ''))} ({html.escape(str(results.get('scale', '')))} scale)</h2>",
+        f"<p>{results.get('runs_finished', 0)} of {results.get('runs_planned', 0)} runs finished; mean ± sample SD over seeds "
+        "(n runs) of the test split; bold: best of its comparison; in brackets the paper's number"
+        + (" and the reference (best achievable)." if refs or any(c.get("reference") is not None for c in cells) else ".") + "</p>",
+        to_html(cells, results.get("row_header", []), results.get("row_order", []), results.get("column_order", [])),
+    ]
+
+
+def _run_section(run: RunInfo, figures: _Figures) -> str:
+    """One run: its metrics, figures, config and provenance."""
+    title = ", ".join([f"{run.name} — {run.task}", run.model, *run.axes.values()]) + (f", seed {run.seed}" if run.seed is not None else "")
+    body = [_metrics_table(run), *_run_figures(run, figures)]
+    if not (run.path / "test_predictions.parquet").is_file():
+        body.append("<p>No test_predictions.parquet (scored from streamed histograms): no ROC/PR or scatter.</p>")
+    body.append("<details><summary>config.yaml</summary><pre>" + html.escape(run.config_text) + "</pre></details>")
+    body.append("<details><summary>provenance (run.json)</summary>" + _provenance(run) + "</details>")
+    return f"<section><h3>{html.escape(title)}</h3>{''.join(body)}</section>"
+
+
+def _page(runs: list[RunInfo], benchmarks: list[dict[str, Any]], refs: dict[str, dict[str, float]], figures: _Figures) -> str:
+    """The report's HTML, its PNGs written into `figures` on the way."""
     parts = ["<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>dnabench report</title>",
              f"<style>{_STYLE}</style></head><body><h1>dnabench report</h1>"]
     for results in benchmarks:
-        cells = results.get("cells", [])
-        if refs:
-            for cell in cells:
-                task = cell.get("task")
-                cell["reference"] = (refs.get(str(task)) or {}).get(cell["metric"], cell.get("reference"))
-        parts.append(f"<h2>{html.escape(results.get('title') or results.get('name', ''))} ({html.escape(str(results.get('scale', '')))} scale)</h2>")
-        parts.append(f"<p>{results.get('runs_finished', 0)} of {results.get('runs_planned', 0)} runs finished; mean ± sample SD over seeds "
-                     "(n runs) of the test split; bold: best of its comparison; in brackets the paper's number"
-                     + (" and the reference (best achievable)." if refs or any(c.get("reference") is not None for c in cells) else ".") + "</p>")
-        parts.append(to_html(cells, results.get("row_header", []), results.get("row_order", []), results.get("column_order", [])))
+        parts += _benchmark_section(results, refs)
     tidy = _tidy(runs)
     if not benchmarks:
         parts.append("<h2>Results</h2>" + _run_table(tidy))
     bars = _bars(tidy, figures)
     if bars:
-        parts.append("<h2>Metrics by model</h2><p>Bars: mean over seeds; error bars: sample SD.</p>" + "".join(bars))
+        parts.append("<h2>Metrics by model</h2><p>Bars: one per model and grid setting, mean over seeds; error bars: sample SD.</p>"
+                     + "".join(bars))
     parts.append("<h2>Runs</h2>")
-    for run in runs:
-        title = f"{run.name} — {run.task}, {run.model}" + (f", seed {run.seed}" if run.seed is not None else "")
-        body = [_metrics_table(run), *_run_figures(run, figures)]
-        if not (run.path / "test_predictions.parquet").is_file():
-            body.append("<p>No test_predictions.parquet (scored from streamed histograms): no ROC/PR or scatter.</p>")
-        body.append("<details><summary>config.yaml</summary><pre>" + html.escape(run.config_text) + "</pre></details>")
-        body.append("<details><summary>provenance (run.json)</summary>" + _provenance(run) + "</details>")
-        parts.append(f"<section><h3>{html.escape(title)}</h3>{''.join(body)}</section>")
+    parts += [_run_section(run, figures) for run in runs]
     parts.append("</body></html>")
-    page = out / REPORT
+    return "\n".join(parts)
+
+
+def _publish(out: Path, text: str, folder: Path) -> Path:
+    """Move the page and the plots in `folder` into place; an earlier report's plots/ is replaced whole, so none of its PNGs lingers."""
+    page, plots = out / REPORT, out / "plots"
     tmp = out / f".{REPORT}.tmp-{os.getpid()}"
-    tmp.write_text("\n".join(parts))
-    if plots.exists():  # an earlier report's PNGs: replaced whole, so none of them lingers
-        old = out / f".plots.old-{os.getpid()}"
-        plots.rename(old)
-        figures.folder.rename(plots)
-        shutil.rmtree(old)
-    else:
-        figures.folder.rename(plots)
-    os.replace(tmp, page)
+    try:
+        tmp.write_text(text)
+        if plots.exists():
+            old = out / f".plots.old-{os.getpid()}"
+            plots.rename(old)
+            try:
+                folder.rename(plots)
+            except BaseException:
+                old.rename(plots)
+                raise
+            shutil.rmtree(old)
+        else:
+            folder.rename(plots)
+        os.replace(tmp, page)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return page
 
 

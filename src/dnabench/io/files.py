@@ -57,6 +57,17 @@ def open_binary(path: str | os.PathLike) -> BinaryIO:
     return open(path, "rb")
 
 
+def read_text_lines(path: str | os.PathLike) -> list[str]:
+    """The lines of a small text file (a list, a metadata table), gzip or not, without a byte
+    order mark; a file that is not UTF-8 text is an InputError naming it."""
+    with open_binary(path) as f:
+        data = f.read()
+    try:
+        return data.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError as err:
+        raise InputError(path, f"not a UTF-8 text file (byte {err.start}: {data[err.start:err.start + 1]!r}); is it the right file?") from None
+
+
 def read_chunks(path: str | os.PathLike, size: int = 1 << 24) -> Iterator[bytes]:
     """Yield the decompressed content of a file in blocks; corrupt or truncated gzip raises InputError."""
     for block, _ in read_chunks_with_position(path, size):

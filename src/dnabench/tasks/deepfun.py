@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dnabench.io.files import InputError
+from dnabench.io.files import InputError, read_text_lines
 from dnabench.tasks.base import PrepareCommand, option
 
 __all__ = ["Profile", "read_deepfun_profiles", "profile_group", "write_track_metadata"]
@@ -58,22 +58,20 @@ def read_deepfun_profiles(paths: Sequence[str | os.PathLike]) -> tuple[list[Prof
     for path in map(Path, paths):
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such DeepFun profile list")
-        with open(path, encoding="utf-8-sig") as f:  # a byte order mark is not part of the first target
-            for line_no, line in enumerate(f, 1):
-                line = line.rstrip("\r\n")
-                if not line.strip():
-                    continue
-                fields = line.split("\t")[0].split("^")
-                if len(fields) != 4:
-                    raise InputError(path, f"expected target^biosample type^biosample^accession, got {line!r}", line=line_no)
-                target, biosample_type, biosample, accession = (x.strip() for x in fields)
-                if not _ACCESSION.match(accession):
-                    raise InputError(path, f"{accession!r} is not an ENCODE file accession (ENCFF...)", line=line_no)
-                if accession in seen:
-                    repeated.append(accession)
-                    continue
-                seen.add(accession)
-                profiles.append(Profile(accession, target.removesuffix("-human"), profile_group(target), biosample_type, biosample))
+        for line_no, line in enumerate(read_text_lines(path), 1):  # gzip or not; no byte order mark
+            if not line.strip():
+                continue
+            fields = line.split("\t")[0].split("^")
+            if len(fields) != 4:
+                raise InputError(path, f"expected target^biosample type^biosample^accession, got {line!r}", line=line_no)
+            target, biosample_type, biosample, accession = (x.strip() for x in fields)
+            if not _ACCESSION.match(accession):
+                raise InputError(path, f"{accession!r} is not an ENCODE file accession (ENCFF...)", line=line_no)
+            if accession in seen:
+                repeated.append(accession)
+                continue
+            seen.add(accession)
+            profiles.append(Profile(accession, target.removesuffix("-human"), profile_group(target), biosample_type, biosample))
     if not profiles:
         raise InputError(paths[0] if paths else "<none>", "no profiles found")
     return profiles, repeated
@@ -87,8 +85,10 @@ def write_track_metadata(
     Peak files are expected beside the table as ACCESSION.EXT, which is what
     `dnabench download --accessions accessions.txt --dest <the table's folder> --ext EXT` saves.
     """
-    profiles, repeated = read_deepfun_profiles(paths)
     out = Path(out)
+    if out.is_dir():
+        raise ValueError(f"{out}: is a folder; --out names the metadata table to write, e.g. {out / 'tracks.tsv'}")
+    profiles, repeated = read_deepfun_profiles(paths)
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = ["accession\tfile\tgroup\tcell_type\ttarget\tbiosample_type"]
     for p in profiles:

@@ -42,7 +42,7 @@ import pandas as pd
 
 from dnabench.data.leakage import leakage_report
 from dnabench.data.store import SPLITS, Store, StoreWriter, open_store
-from dnabench.io.files import InputError
+from dnabench.io.files import InputError, read_text_lines
 from dnabench.io.intervals import read_peaks
 from dnabench.data.task import Activation, InputKind, LabelKind, LossKind, Metric, SplitKind, SplitRule, TaskSpec
 from dnabench.tasks.base import PrepareCommand, option
@@ -83,8 +83,7 @@ def read_track_metadata(path: str | os.PathLike, check_files: bool = True) -> li
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such metadata file")
-    with open(path, newline="") as f:
-        rows = [(i, line) for i, line in enumerate(f, 1) if line.strip() and not line.startswith("#")]
+    rows = [(i, line) for i, line in enumerate(read_text_lines(path), 1) if line.strip() and not line.startswith("#")]
     if not rows:
         raise InputError(path, "empty metadata table (need a header and one row a peak file)")
     header_line, header = rows[0][0], [h.strip().lower() for h in rows[0][1].rstrip("\r\n").split("\t")]
