@@ -422,6 +422,25 @@ def train_integer_classes(tmp, w):
     return ["train", "--data", str(tmp / "classes.csv"), "--model", "cnn_fc", "--out", str(tmp / "r")], None
 
 
+def train_infinite_label(tmp, w):
+    frame = pd.read_csv(w["table"])
+    frame.loc[3, "label"] = np.inf
+    frame.to_csv(tmp / "inf.csv", index=False)
+    return ["train", "--data", str(tmp / "inf.csv"), "--model", "cnn_fc", "--out", str(tmp / "r")], None
+
+
+def train_sequence_column_of_numbers(tmp, w):
+    frame = pd.read_csv(w["table"])
+    frame["id"] = np.arange(len(frame))
+    frame.to_csv(tmp / "ids.csv", index=False)
+    return ["train", "--data", str(tmp / "ids.csv"), "--sequence-column", "id", "--model", "kmer_lr", "--out", str(tmp / "r")], None
+
+
+def evaluate_out_is_a_folder(tmp, w):
+    (tmp / "results").mkdir()
+    return ["evaluate", str(w["run"]), "--out", str(tmp / "results")], None
+
+
 def predict_unknown_extension(tmp, w):
     def nothing_written() -> None:
         assert not (tmp / "p.xlsx").exists()
@@ -486,6 +505,9 @@ CASES = [
     (train_on_a_gpu_that_is_not_there, 2, ["accelerator gpu", "no CUDA GPU"]),
     (predict_unknown_extension, 2, ["p.xlsx", "unknown table kind", ".parquet, .csv, .tsv"]),
     (train_integer_classes, 2, ["classes.csv", "integers 0, 1, 2", "multiclass"]),
+    (train_infinite_label, 2, ["inf.csv:5", "holds inf in row 4", "leave a missing label empty"]),
+    (train_sequence_column_of_numbers, 2, ["ids.csv:2", "holds 0, not a sequence of letters"]),
+    (evaluate_out_is_a_folder, 2, ["results: is a folder", "--out names the JSON file"]),
 ]
 
 

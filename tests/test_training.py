@@ -247,3 +247,21 @@ def test_metrics_and_threshold_are_those_of_the_best_checkpoint_and_a_finished_r
     result = runner.invoke(app, ["train", "--resume", str(out)])
     assert result.exit_code == 0 and "nothing to resume" in " ".join(result.output.split())
     assert ((out / "metrics.json").read_text(), (out / "logs" / "metrics.csv").read_text()) == before
+
+
+def test_shorter_table_rows_are_predicted_as_they_were_trained(tmp_path):
+    """Training pads a table's shorter rows with N on the right: predict and evaluate on a table do
+    the same for a run trained on a table, so a row scores alike in test_predictions and predict."""
+    rng = np.random.default_rng(0)
+    lengths = np.where(np.arange(160) % 2 == 0, 60, 44)
+    seqs = ["".join(rng.choice(list("ACGT"), n)) for n in lengths]
+    table = tmp_path / "mixed.csv"
+    pd.DataFrame({"sequence": seqs, "label": (rng.random(160) < 0.5).astype(float)}).to_csv(table, index=False)
+    run = train(TrainConfig(data=str(table), model="cnn_fc", model_options=SMALL_CNN, out=str(tmp_path / "run"),
+                            max_steps=3, batch_size=32, precision="32", progress=False))
+    tested = pd.read_parquet(run / "test_predictions.parquet")
+    from dnabench.training.inference import predict_file
+
+    with pytest.warns(UserWarning, match="N-padded on the right"):
+        predicted = predict_file(run, table, tmp_path / "p.csv")
+    np.testing.assert_allclose(predicted["pred_label"].to_numpy()[tested["index"].to_numpy()], tested["pred_label"].to_numpy(), atol=1e-5)

@@ -155,6 +155,7 @@ def train(
         if not any((resume / "checkpoints" / name).is_file() for name in ("last.ckpt", "interrupted.ckpt")):
             fail(f"{resume}: no checkpoint to resume from in {resume / 'checkpoints'}")
         if (resume / "metrics.json").is_file() and max_epochs is None and max_steps is None:
+            _run(lambda: load_config(resume / "config.yaml", {}))  # a damaged config.yaml is still reported
             console.print(f"{resume}: this run is finished (metrics.json is written); nothing to resume. "
                           "To train on, give a larger --max-epochs or --max-steps with --resume")
             return

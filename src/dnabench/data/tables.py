@@ -97,6 +97,9 @@ def encode_sequences(sequences: pd.Series | list[str], source: str = "<sequences
         row = int(np.flatnonzero(seqs.isna().to_numpy())[0])
         raise InputError(source, f"empty sequence in row {row + 1}", row + 2)
     items = seqs.tolist()
+    not_text = next((i for i, s in enumerate(items) if not isinstance(s, str)), None)
+    if not_text is not None:
+        raise InputError(source, f"row {not_text + 1} holds {items[not_text]!r}, not a sequence of letters (is it the sequence column?)", not_text + 2)
     lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
     width = int(length if length is not None else (lengths.max() if lengths.size else 0))
     if lengths.size and lengths.min() == lengths.max() == width:
@@ -130,6 +133,7 @@ def check_not_multiclass(frame: pd.DataFrame, columns: list[str], path: Path) ->
     """Integer classes 0, 1, 2, ... in one column would silently train as regression: refuse, saying what works."""
     for column in columns:
         values = pd.to_numeric(frame[column], errors="coerce").dropna().unique()
+        values = values[np.isfinite(values)]  # inf is refused on its own (check_finite_labels)
         if 2 < values.size <= 50 and np.all(values == np.round(values)) and values.min() >= 0:
             shown = ", ".join(str(int(v)) for v in np.sort(values)[:6]) + (", ..." if values.size > 6 else "")
             raise InputError(
@@ -138,6 +142,15 @@ def check_not_multiclass(frame: pd.DataFrame, columns: list[str], path: Path) ->
                 f"not train. Give one 0/1 column per class (label_0, label_1, ...) for a multilabel task, or pass "
                 f"--label-kind regression if the numbers are measured values",
             )
+
+
+def check_finite_labels(labels: np.ndarray, columns: list[str], path: Path) -> None:
+    """An infinite label (a division by zero upstream, a log of 0) would make the loss inf: refuse it
+    with its line (missing labels are empty cells, read as NaN)."""
+    bad = np.argwhere(np.isinf(labels))
+    if bad.size:
+        row, col = (int(x) for x in bad[0])
+        raise InputError(path, f"label column {columns[col]!r} holds {labels[row, col]} in row {row + 1}; leave a missing label empty", row + 2)
 
 
 def load_sequence_table(
@@ -190,6 +203,7 @@ def load_sequence_table(
         check_not_multiclass(frame, label_columns, path)
     codes, lengths = encode_sequences(frame[seq_col], str(path), length)
     labels = frame[label_columns].to_numpy(dtype=np.float32)
+    check_finite_labels(labels, label_columns, path)
     if split_col is not None:
         split = frame[split_col].astype(str).str.strip().str.lower().map(lambda v: SPLIT_ALIASES.get(v, v if v in SPLITS else None))
         if split.isna().any():

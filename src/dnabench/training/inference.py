@@ -41,6 +41,7 @@ __all__ = [
     "evaluate_run",
     "fit_length",
     "fit_rows",
+    "padding_of",
     "float32_math",
     "predict_codes",
     "predict_file",
@@ -118,8 +119,23 @@ def predict_codes(
         return model.predict_codes(codes, reverse_complement, batch_size=batch_size, autocast=bf16, as_numpy=True)
 
 
-def fit_length(codes: np.ndarray, length: int) -> np.ndarray:
-    """Centre-crop or N-pad [N, L] codes to [N, length]."""
+#: how shorter inputs are N-padded: "centre" (both sides), or "right" (after the bases), which is
+#: what training on a sequence table does to its shorter rows (`padding_of` picks it for such runs)
+PADDINGS = ("centre", "right")
+_PADDED = {"centre": "N-padded on both sides", "right": "N-padded on the right, as the run's training table was"}
+
+
+def padding_of(config: Any) -> str:
+    """The padding of a run's shorter inputs: "right" for a run trained on a sequence table (its
+    loader pads shorter rows on the right), "centre" for one trained on a store's windows."""
+    from dnabench.data.tables import TABLE_SUFFIXES
+
+    data = str(getattr(config, "data", "") or "").lower().removesuffix(".gz")
+    return "right" if data.endswith((*TABLE_SUFFIXES, ".pq", ".tab")) else "centre"
+
+
+def fit_length(codes: np.ndarray, length: int, pad: str = "centre") -> np.ndarray:
+    """Centre-crop or N-pad [N, L] codes to [N, length] (`pad`: centre or right, see PADDINGS)."""
     have = codes.shape[1]
     if have == length:
         return codes
@@ -127,12 +143,12 @@ def fit_length(codes: np.ndarray, length: int) -> np.ndarray:
         left = (have - length) // 2
         return codes[:, left : left + length]
     out = np.full((codes.shape[0], length), N, dtype=np.uint8)
-    left = (length - have) // 2
+    left = 0 if pad == "right" else (length - have) // 2
     out[:, left : left + have] = codes
     return out
 
 
-def warn_lengths(lengths: np.ndarray, length: int, source: str) -> bool:
+def warn_lengths(lengths: np.ndarray, length: int, source: str, pad: str = "centre") -> bool:
     """One InputLengthWarning with the counts of `lengths` that differ from `length`; True if any do."""
     lengths = np.asarray(lengths)
     longer, shorter = int((lengths > length).sum()), int((lengths < length).sum())
@@ -140,23 +156,23 @@ def warn_lengths(lengths: np.ndarray, length: int, source: str) -> bool:
         warnings.warn(
             InputLengthWarning(
                 f"{source}: {longer + shorter:,} of {lengths.size:,} sequences are not {length} bp, the run's input length: "
-                f"{longer:,} longer (centre-cropped), {shorter:,} shorter (N-padded on both sides)"
+                f"{longer:,} longer (centre-cropped), {shorter:,} shorter ({_PADDED[pad]})"
             ),
             stacklevel=3,
         )
     return bool(longer or shorter)
 
 
-def fit_rows(codes: np.ndarray, lengths: np.ndarray, length: int, source: str = "input") -> np.ndarray:
+def fit_rows(codes: np.ndarray, lengths: np.ndarray, length: int, source: str = "input", pad: str = "centre") -> np.ndarray:
     """Row i's first `lengths[i]` codes centre-cropped or N-padded to `length` (each row about its
-    own centre, not the padded block's); one InputLengthWarning counts the rows changed."""
+    own centre, not the padded block's; `pad` see PADDINGS); one InputLengthWarning counts the rows changed."""
     lengths = np.asarray(lengths, dtype=np.int64)
-    if not warn_lengths(lengths, length, source) and codes.shape[1] == length:
+    if not warn_lengths(lengths, length, source, pad) and codes.shape[1] == length:
         return codes
     out = np.full((lengths.size, length), N, dtype=np.uint8)
     for n in np.unique(lengths):
         rows = np.flatnonzero(lengths == n)
-        out[rows] = fit_length(codes[rows, : int(n)], length)
+        out[rows] = fit_length(codes[rows, : int(n)], length, pad)
     return out
 
 
@@ -301,7 +317,7 @@ def evaluate_run(
             raise ValueError(f"{run}/run.json records no input_length")
         spec, labels = run_task(meta, length, run)
         codes, lengths, targets, used = _outside_table(Path(source), split, labels, config.seed)
-        codes = fit_rows(codes, lengths, length, source)
+        codes = fit_rows(codes, lengths, length, source, padding_of(config))
         scorer = SplitScorer(spec, labels)
         for start in range(0, len(codes), EVALUATE_CHUNK):
             stop = start + EVALUATE_CHUNK
@@ -310,14 +326,25 @@ def evaluate_run(
     result = scorer.compute(threshold=threshold if used != "val" or not own else None)
     if out is None:
         out = run / (f"eval_{used}.json" if own else f"eval_{_data_stem(Path(source))}_{used}.json")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    record = {"data": source, "split": used, "rows": count, "precision": "bf16" if bf16 else "float32", **result}
-    out.write_text(json.dumps(record, indent=1))
+    out = _write_evaluation(out, {"data": source, "split": used, "rows": count, "precision": "bf16" if bf16 else "float32", **result})
     return Evaluation(result, source, used, count, out)
 
 
-def read_prediction_input(path: str | os.PathLike, genome: str | os.PathLike | None, length: int) -> tuple[pd.DataFrame, np.ndarray]:
+def _write_evaluation(out: str | os.PathLike, record: dict[str, Any]) -> Path:
+    """The metrics as JSON at `out` (written beside it, then renamed); a folder is refused."""
+    out = Path(out)
+    if out.is_dir():
+        raise ValueError(f"{out}: is a folder; --out names the JSON file of the metrics, e.g. {out / 'eval.json'}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    tmp.replace(out)
+    return out
+
+
+def read_prediction_input(
+    path: str | os.PathLike, genome: str | os.PathLike | None, length: int, pad: str = "centre",
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Rows describing each input (name / coordinates) and their codes [N, length]."""
     from dnabench.io.files import InputError
 
@@ -340,7 +367,7 @@ def read_prediction_input(path: str | os.PathLike, genome: str | os.PathLike | N
         block = np.full((len(seqs), int(lengths.max(initial=0))), N, dtype=np.uint8)
         for i, s in enumerate(seqs):
             block[i, : s.size] = s
-        return pd.DataFrame({"name": names, "length": lengths}), fit_rows(block, lengths, length, str(path))
+        return pd.DataFrame({"name": names, "length": lengths}), fit_rows(block, lengths, length, str(path), pad)
     if name.endswith((".bed", ".narrowpeak")):
         if genome is None:
             raise ValueError(f"{path}: a BED input needs --genome CACHE to read sequence from")
@@ -367,7 +394,7 @@ def read_prediction_input(path: str | os.PathLike, genome: str | os.PathLike | N
     if "sequence" not in columns:
         raise InputError(path, "expected FASTA, BED (with --genome) or a table with a 'sequence' column")
     codes, lengths = encode_sequences(frame[columns["sequence"]], str(path))
-    return frame.drop(columns=[columns["sequence"]]), fit_rows(codes, lengths, length, str(path))
+    return frame.drop(columns=[columns["sequence"]]), fit_rows(codes, lengths, length, str(path), pad)
 
 
 def predict_file(
@@ -397,7 +424,7 @@ def predict_file(
         raise ValueError(f"--threshold {threshold}: this run predicts values, not probabilities; there is nothing to call")
     if threshold is None and probability:
         threshold = metrics.get("val", {}).get("threshold")
-    frame, codes = read_prediction_input(input_path, genome, length)
+    frame, codes = read_prediction_input(input_path, genome, length, padding_of(config))
     preds = predict_codes(model, codes, batch_size, device, reverse_complement, bf16)
     labels = meta.get("task", {}).get("label_names") or [str(i) for i in range(preds.shape[1])]
     frame = frame.reset_index(drop=True).copy()
@@ -505,15 +532,13 @@ def _evaluate_estimator_run(
             raise ValueError(f"{run}/run.json records no input_length")
         spec, labels = run_task(meta, length, run)
         x, lengths, targets, used = _outside_table(Path(source), split, labels, config.seed)
-        x = fit_rows(x, lengths, length, source)
+        x = fit_rows(x, lengths, length, source, padding_of(config))
         count = int(len(x))
     preds = predict_estimator_codes(model, x, reverse_complement)
     result = score(spec, labels, targets, preds, threshold=threshold if used != "val" or not own else None)
     if out is None:
         out = run / (f"eval_{used}.json" if own else f"eval_{_data_stem(Path(source))}_{used}.json")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"data": source, "split": used, "rows": count, "model": model.name, **result}, indent=1))
+    out = _write_evaluation(out, {"data": source, "split": used, "rows": count, "model": model.name, **result})
     return Evaluation(result, source, used, count, out)
 
 
@@ -549,7 +574,7 @@ def _predict_estimator_file(
         length = int(meta.get("input_length") or 0)
         if not length:
             raise ValueError(f"{run}/run.json records no input_length")
-        frame, codes = read_prediction_input(input_path, genome, length)
+        frame, codes = read_prediction_input(input_path, genome, length, padding_of(config))
         frame = frame.reset_index(drop=True).copy()
         preds = predict_estimator_codes(model, codes, reverse_complement)
     for j, label in enumerate(model.label_names):
