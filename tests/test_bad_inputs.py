@@ -436,6 +436,21 @@ def train_sequence_column_of_numbers(tmp, w):
     return ["train", "--data", str(tmp / "ids.csv"), "--sequence-column", "id", "--model", "kmer_lr", "--out", str(tmp / "r")], None
 
 
+def evaluate_on_labels_that_are_not_classes(tmp, w):
+    frame = pd.read_csv(w["table"])
+    frame.loc[1, "label"] = 0.5
+    frame.drop(columns=[c for c in frame.columns if c == "split"]).to_csv(tmp / "half.csv", index=False)
+    return ["evaluate", str(w["run"]), "--data", str(tmp / "half.csv")], None
+
+
+def train_on_words_as_labels(tmp, w):
+    frame = pd.read_csv(w["table"])
+    frame["label"] = frame["label"].astype(object)
+    frame.loc[2, "label"] = "yes"
+    frame.to_csv(tmp / "yes.csv", index=False)
+    return ["train", "--data", str(tmp / "yes.csv"), "--model", "cnn_fc", "--out", str(tmp / "r")], None
+
+
 def evaluate_out_is_a_folder(tmp, w):
     (tmp / "results").mkdir()
     return ["evaluate", str(w["run"]), "--out", str(tmp / "results")], None
@@ -508,6 +523,8 @@ CASES = [
     (train_infinite_label, 2, ["inf.csv:5", "holds inf in row 4", "leave a missing label empty"]),
     (train_sequence_column_of_numbers, 2, ["ids.csv:2", "holds 0, not a sequence of letters"]),
     (evaluate_out_is_a_folder, 2, ["results: is a folder", "--out names the JSON file"]),
+    (evaluate_on_labels_that_are_not_classes, 2, ["half.csv:3", "'label' holds 0.5 in row 2", "labels are 0, 1 or empty"]),
+    (train_on_words_as_labels, 2, ["yes.csv:4", "are not numbers: 'yes' in row 3"]),
 ]
 
 

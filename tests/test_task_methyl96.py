@@ -154,4 +154,7 @@ def test_bad_bedmethyl_inputs(genome, tmp_path):
         build_methyl96([low], genome, tmp_path / "s")
     with pytest.raises(FileNotFoundError):
         build_methyl96([tmp_path / "nope.bed"], genome, tmp_path / "s")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.bed.gz", "low.bed", "ten.bed"]
+    elsewhere = write_bedmethyl(tmp_path / "hg19.bed", [("chr21", 100, "+", 30, 100), ("chr22", 200, "+", 30, 0)])
+    with pytest.raises(InputError, match=r"hg19\.bed: every row is on chromosome\(s\) the genome .* lacks \(chr21: 1, chr22: 1\); is the genome the file's build"):
+        build_methyl96([elsewhere], genome, tmp_path / "s")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.bed.gz", "hg19.bed", "low.bed", "ten.bed"]

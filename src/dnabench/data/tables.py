@@ -198,7 +198,11 @@ def load_sequence_table(
         )
     not_numeric = [str(c) for c in label_columns if not pd.api.types.is_numeric_dtype(frame[c])]
     if not_numeric:
-        raise InputError(path, f"label column(s) {', '.join(not_numeric)} are not numbers")
+        column = next(c for c in label_columns if str(c) == not_numeric[0])
+        values = frame[column]
+        bad = np.flatnonzero((pd.to_numeric(values, errors="coerce").isna() & values.notna()).to_numpy())
+        where = f": {values.iloc[bad[0]]!r} in row {bad[0] + 1}" if bad.size else ""
+        raise InputError(path, f"label column(s) {', '.join(not_numeric)} are not numbers{where}", int(bad[0]) + 2 if bad.size else None)
     if not allow_integer_classes and (not given or len(label_columns) == 1):
         check_not_multiclass(frame, label_columns, path)
     codes, lengths = encode_sequences(frame[seq_col], str(path), length)

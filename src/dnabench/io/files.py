@@ -187,7 +187,7 @@ def check_target(
     check_apart(final, inputs)
     if final.exists() or final.is_symlink():
         if not overwrite:
-            raise FileExistsError(f"{final}: already exists (pass overwrite to replace it)")
+            raise FileExistsError(f"{final}: already exists; give --overwrite (overwrite=True) to replace it")
         _check_replaceable(final, owned)
 
 

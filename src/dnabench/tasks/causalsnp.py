@@ -195,7 +195,7 @@ def _chromosomes(rows: pd.DataFrame, genome: Any, paths: list[Path], skip: bool)
         raise InputError(
             path,
             f"variant {_variant_text(rows, r)} is on chromosome {str(rows['chrom'].iat[r])!r}, which genome {genome.path} "
-            f"does not have (known: {known}); pass skip_missing (--skip-missing) to drop such variants",
+            f"does not have (known: {known}); give --skip-missing (skip_missing=True) to drop such variants",
             line,
         )
     return ci

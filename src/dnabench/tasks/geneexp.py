@@ -321,7 +321,7 @@ def build_geneexp(
         raise InputError(
             annotation,
             f"gene {table['id'].iloc[r]!r} is on chromosome {table['seqnames'].iloc[r]!r}, which genome {g.path} "
-            f"does not have (known: {known_chromosomes(g)}); pass skip_missing (--skip-missing) to drop such genes",
+            f"does not have (known: {known_chromosomes(g)}); give --skip-missing (skip_missing=True) to drop such genes",
             int(table["line"].iloc[r]),
         )
     build["dropped_missing_chromosome"] = _counts(table["seqnames"][absent])

@@ -53,7 +53,7 @@ from dnabench.io.intervals import read_bedmethyl
 from dnabench.data.task import Activation, InputKind, LabelKind, LossKind, Metric, SplitKind, SplitRule, TaskSpec
 from dnabench.tasks.base import PrepareCommand, option
 from dnabench.tasks.card import make_card
-from dnabench.tasks.common import as_genome, source_record
+from dnabench.tasks.common import known_chromosomes, as_genome, source_record
 
 __all__ = ["METHYL96", "Methyl96Options", "build_methyl96", "cpg_table", "label_name", "VALID_CHROMS", "TEST_CHROMS"]
 
@@ -125,9 +125,15 @@ def cpg_table(
             raise InputError(
                 path,
                 f"{int(missing.sum())} rows on chromosome(s) the genome {genome.path} lacks, e.g. {first!r} "
-                f"({', '.join(f'{k}: {v}' for k, v in list(counts.items())[:10])}); pass skip_missing=True to drop them",
+                f"({', '.join(f'{k}: {v}' for k, v in list(counts.items())[:10])}); leave out --strict (skip_missing=True) to drop and count them",
             )
         stats["rows_on_missing_chromosomes"] = counts
+        if missing.all():  # else the build would end in a misleading "no CpG reaches min_coverage"
+            raise InputError(
+                path,
+                f"every row is on chromosome(s) the genome {genome.path} lacks ({', '.join(f'{k}: {v}' for k, v in list(counts.items())[:10])}); "
+                f"is the genome the file's build (known: {known_chromosomes(genome, 8)})?",
+            )
     keep = ~missing
     start = df["start"].to_numpy(dtype=np.int64)[keep]
     minus = (df["strand"] == "-").to_numpy(dtype=bool)[keep]

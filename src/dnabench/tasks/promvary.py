@@ -445,7 +445,7 @@ def build_promvary(
             raise InputError(
                 promoters_path,
                 f"promoter {prom['name'].iloc[r]!r} is on chromosome {prom['chrom'].iloc[r]!r}, which genome "
-                f"{genome.path} does not have (known: {known_chromosomes(genome)}); pass skip_missing=True (--skip-missing) "
+                f"{genome.path} does not have (known: {known_chromosomes(genome)}); give --skip-missing (skip_missing=True) "
                 "to drop such promoters",
                 int(prom["line"].iloc[r]),
             )

@@ -241,9 +241,12 @@ def _data_stem(path: Path) -> str:
     return f"{path.parent.name}-{name or 'data'}"
 
 
-def _outside_table(path: Path, split: str, labels: LabelSet, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+def _outside_table(
+    path: Path, split: str, labels: LabelSet, seed: int, classification: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     """Codes, true lengths and targets of an outside table's rows: its `split` rows when it has a
-    split column, every row when it has none. The run's label columns are looked up by name."""
+    split column, every row when it has none. The run's label columns are looked up by name; a
+    `classification` run's must hold 0, 1 or nothing (the error names the column and line)."""
     from dnabench.data.tables import load_sequence_table, read_table
     from dnabench.io.files import InputError
 
@@ -256,6 +259,12 @@ def _outside_table(path: Path, split: str, labels: LabelSet, seed: int) -> tuple
             "`dnabench predict` takes sequences without labels",
         )
     table = load_sequence_table(path, label_columns=list(labels.names), seed=seed)
+    if classification:
+        bad = np.argwhere(~(np.isnan(table.labels) | (table.labels == 0) | (table.labels == 1)))
+        if bad.size:
+            row, col = (int(x) for x in bad[0])
+            raise InputError(path, f"label column {table.label_names[col]!r} holds {table.labels[row, col]:g} in row {row + 1}; "
+                                   "this run classifies: its labels are 0, 1 or empty", row + 2)
     if "split" not in columns:
         rows, used = np.arange(len(table.codes)), "all"
     else:
@@ -316,7 +325,7 @@ def evaluate_run(
         if not length:
             raise ValueError(f"{run}/run.json records no input_length")
         spec, labels = run_task(meta, length, run)
-        codes, lengths, targets, used = _outside_table(Path(source), split, labels, config.seed)
+        codes, lengths, targets, used = _outside_table(Path(source), split, labels, config.seed, spec.is_classification)
         codes = fit_rows(codes, lengths, length, source, padding_of(config))
         scorer = SplitScorer(spec, labels)
         for start in range(0, len(codes), EVALUATE_CHUNK):
@@ -531,7 +540,7 @@ def _evaluate_estimator_run(
         if not length:
             raise ValueError(f"{run}/run.json records no input_length")
         spec, labels = run_task(meta, length, run)
-        x, lengths, targets, used = _outside_table(Path(source), split, labels, config.seed)
+        x, lengths, targets, used = _outside_table(Path(source), split, labels, config.seed, spec.is_classification)
         x = fit_rows(x, lengths, length, source, padding_of(config))
         count = int(len(x))
     preds = predict_estimator_codes(model, x, reverse_complement)
