@@ -283,7 +283,7 @@ def check_plan(plan: Plan, changed: set[str] | None = None) -> list[str]:
         try:
             check_step(step)
         except (ValueError, FileNotFoundError, TypeError) as err:
-            problems.append(str(err))
+            problems.append(str(err) if step.id in str(err) else f"step {step.id}: {err}")
     return problems
 
 

@@ -124,7 +124,8 @@ class TrackTable:
         repeated = c["repeated_accessions"]
         lines = [
             f"{c['profiles']:,} tracks ({c['dnase']:,} DNase, {c['tf']:,} TF, {c['histone']:,} histone) -> {self.table}"
-            + (f"; {len(repeated)} accession(s) listed twice, kept once: {', '.join(repeated)}" if repeated else ""),
+            + (f"; {len(repeated)} accession(s) listed twice, kept once: {', '.join(repeated[:5])}{', ...' if len(repeated) > 5 else ''}"
+               if repeated else ""),
             f"next: dnabench download --accessions {self.accessions} --dest {self.table.parent} --ext {self.ext}",
         ]
         return "\n".join(lines)
