@@ -121,3 +121,13 @@ def test_a_gzipped_list_under_any_name_reads_and_a_folder_out_is_refused(tmp_pat
     (tmp_path / "bin.txt").write_bytes(b"\xff\xfe\x00binary")
     with pytest.raises(InputError, match=r"bin.txt.*not a UTF-8 text file"):
         read_track_metadata(tmp_path / "bin.txt")
+
+
+def test_an_existing_table_is_replaced_only_with_overwrite(tmp_path):
+    table, _, _ = write_track_metadata(lists(tmp_path), tmp_path / "peaks" / "tracks.tsv")
+    table.write_text(table.read_text() + "# a note of the user\n")
+    with pytest.raises(FileExistsError, match=r"tracks.tsv: already exists; give --overwrite to replace tracks.tsv and accessions.txt"):
+        write_track_metadata(lists(tmp_path), table)
+    assert table.read_text().endswith("# a note of the user\n")
+    write_track_metadata(lists(tmp_path), table, overwrite=True)
+    assert "# a note" not in table.read_text()

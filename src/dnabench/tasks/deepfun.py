@@ -78,9 +78,10 @@ def read_deepfun_profiles(paths: Sequence[str | os.PathLike]) -> tuple[list[Prof
 
 
 def write_track_metadata(
-    paths: Sequence[str | os.PathLike], out: str | os.PathLike, ext: str = "bed.gz"
+    paths: Sequence[str | os.PathLike], out: str | os.PathLike, ext: str = "bed.gz", overwrite: bool = False,
 ) -> tuple[Path, Path, dict]:
     """Write the metadata table (`out`) and `accessions.txt` beside it; returns both and counts.
+    Existing ones (a table the user may have edited) are replaced only with `overwrite`.
 
     Peak files are expected beside the table as ACCESSION.EXT, which is what
     `dnabench download --accessions accessions.txt --dest <the table's folder> --ext EXT` saves.
@@ -88,6 +89,9 @@ def write_track_metadata(
     out = Path(out)
     if out.is_dir():
         raise ValueError(f"{out}: is a folder; --out names the metadata table to write, e.g. {out / 'tracks.tsv'}")
+    existing = [p for p in (out, out.with_name("accessions.txt")) if p.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(f"{existing[0]}: already exists; give --overwrite to replace {' and '.join(p.name for p in existing)}")
     profiles, repeated = read_deepfun_profiles(paths)
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = ["accession\tfile\tgroup\tcell_type\ttarget\tbiosample_type"]
@@ -108,6 +112,7 @@ class TrackTableOptions:
     profiles: list[Path] = option(help="DeepFun's Profiles_list_A.txt and Profiles_list_B.txt.", argument=True)
     out: Path = option(help="Metadata table to write (accessions.txt goes beside it).", short="-o")
     ext: str = option("bed.gz", help="Extension of the peak files to download.")
+    overwrite: bool = option(False, help="Replace an existing table and accessions.txt.")
 
 
 @dataclass(frozen=True)
@@ -133,7 +138,7 @@ class TrackTable:
 
 def prepare_track_table(options: TrackTableOptions) -> TrackTable:
     """Track7878's track list from DeepFun's profile lists: metadata table + ENCODE accessions to download."""
-    table, accessions, counts = write_track_metadata(options.profiles, options.out, ext=options.ext)
+    table, accessions, counts = write_track_metadata(options.profiles, options.out, ext=options.ext, overwrite=options.overwrite)
     return TrackTable(table, accessions, counts, options.ext)
 
 
