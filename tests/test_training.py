@@ -128,7 +128,8 @@ def test_predict_bed_with_genome(tmp_path):
 
 def _train_command(table: Path, out: Path) -> list[str]:
     return [sys.executable, "-m", "dnabench", "train", "--data", str(table), "--model", "transformer", "--out", str(out),
-            "--max-epochs", "4", "--batch-size", "16", "--checkpoint-every-steps", "3", "--no-progress", "--seed", "5"]
+            "--max-epochs", "4", "--batch-size", "16", "--checkpoint-every-steps", "3", "--no-progress", "--seed", "5",
+            "--hidden-size", "32", "--layers", "1", "--heads", "2"]  # small: 20 checkpoints of the default model are 3.6 GB
 
 
 def test_kill_9_then_resume_matches_uninterrupted(tmp_path):
