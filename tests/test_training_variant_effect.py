@@ -165,3 +165,14 @@ def test_a_real_vcf_on_another_genome_is_reported_not_scored(tmp_path, genome, n
     messages = [str(w.message) for w in caught if issubclass(w.category, VariantWarning)]
     assert any("is the VCF on this genome's build?" in m for m in messages) and any("chromosomes the genome lacks" in m for m in messages)
     assert pd.read_parquet(tmp_path / "o.parquet")["status"].value_counts().to_dict() == {k: v for k, v in got.items() if k not in ("records", "alleles", "missing") and v}
+
+
+def test_a_bed_input_reads_the_runs_own_genome_when_none_is_given(tmp_path, genome, kmer_run):
+    """As for a VCF: a run that trained on a genome (its --genome, or its store's card) predicts BED regions from it."""
+    from dnabench.training.inference import predict_file
+
+    (tmp_path / "r.bed").write_text("chr1\t1000\t1101\nchr2\t2000\t2101\n")
+    given = predict_file(kmer_run, tmp_path / "r.bed", tmp_path / "a.csv", genome=genome.path)
+    default = predict_file(kmer_run, tmp_path / "r.bed", tmp_path / "b.csv")
+    assert len(default) == 2 and default.filter(like="pred_").shape[1] == 1
+    np.testing.assert_array_equal(default.filter(like="pred_").to_numpy(), given.filter(like="pred_").to_numpy())

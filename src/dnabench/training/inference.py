@@ -351,6 +351,16 @@ def _write_evaluation(out: str | os.PathLike, record: dict[str, Any]) -> Path:
     return out
 
 
+def _genome_for_regions(config: Any, input_path: str | os.PathLike, genome: str | os.PathLike | None) -> str | os.PathLike | None:
+    """--genome, else for a BED input the run's own genome (as for a VCF); None where there is none."""
+    name = Path(input_path).name.lower().removesuffix(".gz")
+    if genome is not None or not name.endswith((".bed", ".narrowpeak")):
+        return genome
+    from dnabench.training.variant_effect import run_genome
+
+    return run_genome(config)
+
+
 def read_prediction_input(
     path: str | os.PathLike, genome: str | os.PathLike | None, length: int, pad: str = "centre",
 ) -> tuple[pd.DataFrame, np.ndarray]:
@@ -379,7 +389,7 @@ def read_prediction_input(
         return pd.DataFrame({"name": names, "length": lengths}), fit_rows(block, lengths, length, str(path), pad)
     if name.endswith((".bed", ".narrowpeak")):
         if genome is None:
-            raise ValueError(f"{path}: a BED input needs --genome CACHE to read sequence from")
+            raise ValueError(f"{path}: a BED input needs --genome CACHE to read sequence from (this run names no genome)")
         from dnabench.io.genome import open_genome
         from dnabench.io.intervals import read_bed
 
@@ -433,7 +443,7 @@ def predict_file(
         raise ValueError(f"--threshold {threshold}: this run predicts values, not probabilities; there is nothing to call")
     if threshold is None and probability:
         threshold = metrics.get("val", {}).get("threshold")
-    frame, codes = read_prediction_input(input_path, genome, length, padding_of(config))
+    frame, codes = read_prediction_input(input_path, _genome_for_regions(config, input_path, genome), length, padding_of(config))
     preds = predict_codes(model, codes, batch_size, device, reverse_complement, bf16)
     labels = meta.get("task", {}).get("label_names") or [str(i) for i in range(preds.shape[1])]
     frame = frame.reset_index(drop=True).copy()
@@ -583,7 +593,7 @@ def _predict_estimator_file(
         length = int(meta.get("input_length") or 0)
         if not length:
             raise ValueError(f"{run}/run.json records no input_length")
-        frame, codes = read_prediction_input(input_path, genome, length, padding_of(config))
+        frame, codes = read_prediction_input(input_path, _genome_for_regions(config, input_path, genome), length, padding_of(config))
         frame = frame.reset_index(drop=True).copy()
         preds = predict_estimator_codes(model, codes, reverse_complement)
     for j, label in enumerate(model.label_names):

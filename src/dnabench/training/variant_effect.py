@@ -141,17 +141,22 @@ def _warn(result: VariantScores, source: str) -> None:
         )
 
 
-def genome_for_run(config: Any, genome: str | os.PathLike | None) -> Path:
-    """--genome, else the run's genome, else the cache in the card of the run's store."""
-    if genome is None:
-        genome = config.genome
+def run_genome(config: Any) -> Path | None:
+    """The run's genome cache: its --genome, else the cache in the card of the store it trained on."""
+    genome = config.genome
     if genome is None and config.data and (Path(config.data) / "dataset.json").is_file():
         import json
 
         genome = (json.loads((Path(config.data) / "dataset.json").read_text()).get("genome") or {}).get("cache_path")
-    if genome is None:
+    return None if genome is None else Path(genome)
+
+
+def genome_for_run(config: Any, genome: str | os.PathLike | None) -> Path:
+    """--genome, else the run's genome (`run_genome`)."""
+    found = Path(genome) if genome is not None else run_genome(config)
+    if found is None:
         raise ValueError("a VCF input needs --genome CACHE (the genome cache the VCF's positions refer to)")
-    return Path(genome)
+    return found
 
 
 def score_vcf(
