@@ -7,21 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from dnabench.data.loader import BatchSource, batch_loader
+from dnabench.data.loader import batch_loader
 from dnabench.data.task import LabelKind, LabelSet, table_spec
 from dnabench.models import build_model
 from dnabench.training.module import DNATaskModule
-
-
-class ArraySource(BatchSource):
-    def __init__(self, codes: np.ndarray, labels: np.ndarray) -> None:
-        self._codes, self._labels = codes, labels
-
-    def codes(self, indices, shifts=None, flips=None):
-        return self._codes[indices]
-
-    def labels(self, indices):
-        return self._labels[indices]
+from test_training_estimator import ArraySource
 
 
 @pytest.mark.parametrize("kind", [LabelKind.REGRESSION])  # the loss of a regression head differs row to row

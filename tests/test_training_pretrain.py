@@ -272,20 +272,12 @@ def test_a_compiled_mlm_validates_a_filled_last_batch_as_the_rows_themselves():
     repeated rows out of every sum: the metrics equal those of the plain, shorter last batch."""
     import lightning as L
 
-    from dnabench.data.loader import BatchSource, batch_loader
+    from dnabench.data.loader import batch_loader
     from dnabench.training.pretrain import build_mlm
+    from test_training_estimator import ArraySource
 
-    class Codes(BatchSource):
-        def __init__(self, codes):
-            self._codes = codes
-
-        def codes(self, indices, shifts=None, flips=None):
-            return self._codes[indices]
-
-        def labels(self, indices):
-            return np.zeros((len(indices), 0), np.float32)
-
-    source = Codes(np.random.default_rng(0).integers(0, 4, (21, 64)).astype(np.uint8))
+    codes = np.random.default_rng(0).integers(0, 4, (21, 64)).astype(np.uint8)
+    source = ArraySource(codes, np.zeros((21, 0), np.float32))
     config = PretrainConfig(genome="unused", out="unused", length=64, model_options=TINY)
     torch.manual_seed(0)
     model = build_mlm(config)

@@ -371,7 +371,8 @@ def run_benchmark(
     state = _State(out)
     made = set(state.steps)  # folders an earlier call of this benchmark started
     prints = step_fingerprints(full)
-    accepted = {step_id: {value, step_fingerprints(full, legacy=True)[step_id]} for step_id, value in prints.items()}
+    legacy = step_fingerprints(full, legacy=True)
+    accepted = {step_id: {value, legacy[step_id]} for step_id, value in prints.items()}
 
     def changed(step: Step) -> bool:
         """Finished by this benchmark with other settings or data than the plan's now."""

@@ -237,7 +237,7 @@ class DNATaskModule(L.LightningModule):
         ranks averages the ranks' row counts as integers, which truncates whenever the ranks hold
         different numbers of rows (a rank of only DDP padding made the loss inf)."""
         total, count = self._loss_sums.pop(split, [None, 0])
-        both = torch.tensor([0.0 if total is None else 0.0, float(count)], dtype=torch.float64, device=self.device)
+        both = torch.tensor([0.0, float(count)], dtype=torch.float64, device=self.device)
         if total is not None:
             both[0] = total
         if self.trainer.world_size > 1:
