@@ -13,6 +13,20 @@ training rows only (`PretrainConfig(table_splits=["train"])`, the labels unused)
 with `TrainConfig(init=PRETRAIN_RUN)`. Every model goes through `dnabench.training.run.train`.
 Neural runs stop early on validation AUROC; test scores are of the best checkpoint.
 
+Recipes (--recipes FILE.yaml): more columns, each a named model recipe to compare with the
+built-in ones, e.g.
+
+  transformer_mean_rc:                  # the column's name
+    model: transformer                  # kmer_lr, cnn_fc, cnn_lstm or transformer
+    model_options: {pooling: mean}      # as dnabench train --model-options
+    train: {reverse_complement_augment: true, lr: 0.0005}   # TrainConfig fields over the script's defaults
+    pretrain: true                      # MLM pretraining of its own first; or the name of a column
+                                        # whose pretraining it starts from (transformer_mlm)
+
+Parallel runs (--jobs N): N runs at once, each in its own process (a small run leaves most of a
+GPU idle); with several GPUs the processes are spread over them. Each process's output goes to
+OUT/logs/. A failed run is reported with its log's end; the table keeps the runs that finished.
+
 Output: a markdown table (rows = tables, columns = models; each cell AUROC / AUPRC / MCC as mean
 +- sample SD over seeds) with n, the device and the date above it, printed and written to
 OUT/results.md, and every run's numbers in OUT/results.csv and OUT/results.json. With --out
@@ -23,6 +37,7 @@ Usage:
   python benchmarks/gue_small.py --out gue-runs                        # the four promoter tables, 3 seeds
   python benchmarks/gue_small.py --gue-root ../shared/data/PromVary ../shared/data/Track7878 --out gue-runs
   python benchmarks/gue_small.py --tables prom_300_tata --models kmer_lr transformer --seeds 0 1
+  python benchmarks/gue_small.py --recipes benchmarks/gue_recipes.yaml --jobs 6 --out gue-runs
   python benchmarks/gue_small.py --smoke                               # tiny CPU run that checks the script
 """
 
@@ -34,10 +49,11 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
@@ -65,11 +81,36 @@ PRETRAIN = "pretrain"
 DONE = {"train": ("metrics.json", "run.json"), PRETRAIN: ("metrics.json", "encoder/config.json")}
 
 
+#: TrainConfig fields a recipe may not set: the script sets them for every run
+FIXED_TRAIN_FIELDS = frozenset({"data", "out", "model", "model_options", "init", "seed", "devices", "progress"})
+RECIPE_KEYS = frozenset({"model", "model_options", "train", "pretrain"})
+
+
 @dataclass
 class GueTable:
     name: str
     folder: Path
     files: list[Path]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the table: a model, its options, training overrides and its pretraining (folder name or None)."""
+
+    name: str
+    model: str
+    model_options: dict[str, Any] = field(default_factory=dict, hash=False)
+    train: dict[str, Any] = field(default_factory=dict, hash=False)
+    pretrain: Optional[str] = None
+    pretrain_options: dict[str, Any] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class Job:
+    table: str
+    seed: int
+    path: Path
+    column: Column
 
 
 # ----------------------------------------------------------------------------- tables
@@ -151,25 +192,49 @@ def first_process() -> bool:
     return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("RANK", "0") == "0"
 
 
-def run_pretrain(table_copy: Path, out: Path, seed: int, args: argparse.Namespace) -> Path:
+def run_pretrain(table_copy: Path, out: Path, seed: int, args: argparse.Namespace, model_options: dict[str, Any]) -> Path:
+    """MLM pretraining on the training rows of `table_copy`, once: parallel runs that share it wait for it
+    (--jobs processes only: a DDP run's own ranks re-run this and must not wait for rank 0)."""
+    import contextlib
+
     from dnabench.training.pretrain import PretrainConfig, pretrain
     from dnabench.training.run import quiet_lightning
 
-    if is_done(out, PRETRAIN):
-        return out
-    if first_process():
-        fresh_folder(out)
-    config = PretrainConfig(
-        data=[str(table_copy)], table_splits=["train"], out=str(out), model_options=dict(args.options["transformer"]),
-        max_steps=args.pretrain_steps, max_epochs=10_000, batch_size=args.batch, lr=args.pretrain_lr, seed=seed,
-        val_fraction=0.05, devices=args.devices, progress=False,
-    )
-    with quiet_lightning():
-        pretrain(config)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shared = args.only is not None
+    with _held(out.with_name(f".{out.name}.lock")) if shared else contextlib.nullcontext():
+        if is_done(out, PRETRAIN):
+            return out
+        if first_process():
+            fresh_folder(out)
+        config = PretrainConfig(
+            data=[str(table_copy)], table_splits=["train"], out=str(out), model_options=dict(model_options),
+            max_steps=args.pretrain_steps, max_epochs=10_000, batch_size=args.batch, lr=args.pretrain_lr, seed=seed,
+            val_fraction=0.05, devices=args.devices, progress=False,
+        )
+        with quiet_lightning():
+            pretrain(config)
     return out
 
 
-def run_train(model: str, table_copy: Path, out: Path, seed: int, args: argparse.Namespace, init: Optional[Path] = None) -> Path:
+class _held:
+    """An exclusive flock on `path` for the block (the file stays; a lock file holds no result)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> "_held":
+        import fcntl
+
+        self.handle = open(self.path, "a")
+        fcntl.flock(self.handle, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.close()
+
+
+def run_train(column: Column, table_copy: Path, out: Path, seed: int, args: argparse.Namespace, init: Optional[Path] = None) -> Path:
     from dnabench.training.config import TrainConfig
     from dnabench.training.run import train
 
@@ -177,14 +242,23 @@ def run_train(model: str, table_copy: Path, out: Path, seed: int, args: argparse
         return out
     if first_process():
         fresh_folder(out)
-    base = "transformer" if model == "transformer_mlm" else model
-    config = TrainConfig(
-        data=str(table_copy), model=base, model_options=dict(args.options.get(base, {})), out=str(out),
-        init=str(init) if init is not None else None, max_epochs=args.epochs, batch_size=args.batch, lr=args.lr,
-        seed=seed, devices=args.devices, patience=args.patience, progress=False,
-    )
-    train(config)
+    options = {
+        "max_epochs": args.epochs, "batch_size": args.batch, "lr": args.lr, "patience": args.patience,
+        **column.train,
+        "data": str(table_copy), "model": column.model, "model_options": dict(column.model_options), "out": str(out),
+        "init": str(init) if init is not None else None, "seed": seed, "devices": args.devices, "progress": False,
+    }
+    train(TrainConfig(**options))
     return out
+
+
+def run_job(job: Job, runs_root: Path, args: argparse.Namespace) -> Path:
+    """Train one column on one table and seed (its pretraining first, where it has one); the run folder."""
+    seed_root = runs_root / job.table / f"seed{job.seed}"
+    pretrained = None
+    if job.column.pretrain is not None:
+        pretrained = run_pretrain(job.path, seed_root / job.column.pretrain, job.seed, args, job.column.pretrain_options)
+    return run_train(job.column, job.path, seed_root / job.column.name, job.seed, args, init=pretrained)
 
 
 def record(table: str, model: str, seed: int, run: Path, seconds: float, runs_root: Path) -> dict[str, Any]:
@@ -258,7 +332,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--gue-root", nargs="+", type=Path, default=DEFAULT_ROOTS,
                    help=f"folders holding GUE tables (GUE_*/, prom/*, tf/*) (default {DEFAULT_ROOTS[0]})")
     p.add_argument("--tables", nargs="+", default=None, help="table names, e.g. prom_300_all tf_0 (default: every table found)")
-    p.add_argument("--models", nargs="+", default=list(MODELS), help=f"models from {', '.join(MODELS)} (default all)")
+    p.add_argument("--models", nargs="+", default=None,
+                   help=f"columns: models from {', '.join(MODELS)} and recipe names (default: all of them)")
+    p.add_argument("--recipes", type=Path, default=None, help="YAML file of named recipes, one more column each (see above)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="split and training seeds (default 0 1 2)")
     p.add_argument("--epochs", type=int, default=30, help="most epochs of a neural run; early stopping on val AUROC (default 30)")
     p.add_argument("--patience", type=int, default=5, help="validations without gain before stopping (default 5)")
@@ -267,21 +343,22 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=3e-4, help="learning rate of the neural runs (default 3e-4)")
     p.add_argument("--pretrain-lr", type=float, default=3e-4, help="learning rate of MLM pretraining (default 3e-4)")
     p.add_argument("--devices", default="1", help="devices of each run, as dnabench train --devices (default 1)")
+    p.add_argument("--jobs", type=int, default=1, help="runs at once, each in its own process, spread over the GPUs (default 1)")
     p.add_argument("--out", type=Path, default=None,
                    help="folder for results.{md,csv,json} and the run folders, kept; a second call skips finished runs "
                         "(default: a new temporary folder; its runs are removed, the results kept)")
     p.add_argument("--smoke", action="store_true",
                    help=f"tiny CPU check: the first table cut to {SMOKE_ROWS} rows, the first seed, 1 epoch, 5 pretraining steps, tiny models")
+    p.add_argument("--only", default=None, help=argparse.SUPPRESS)  # TABLE:SEED:COLUMN, one run of a --jobs call
     args = p.parse_args(argv)
-    unknown = sorted(set(args.models) - set(MODELS))
-    if unknown:
-        p.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
-    args.models = [m for m in MODELS if m in args.models]
-    for name in ("epochs", "patience", "pretrain_steps", "batch"):
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    for name in ("epochs", "patience", "pretrain_steps", "batch", "jobs"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.lr <= 0 or args.pretrain_lr <= 0:
         p.error("--lr and --pretrain-lr must be > 0")
+    if args.jobs > 1 and args.devices not in ("1", "auto"):
+        p.error(f"--jobs {args.jobs} runs one process a run; it takes --devices 1, not {args.devices}")
     missing = [str(r) for r in args.gue_root if not r.is_dir()]
     if missing:
         p.error(f"--gue-root: no such folder {', '.join(missing)}")
@@ -298,23 +375,95 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         found = [names[t] for t in args.tables]
     args.found = found
     args.seeds = list(dict.fromkeys(args.seeds))
-    args.options = {}
+    options: dict[str, dict[str, Any]] = {}
     if args.smoke:
         args.found, args.seeds = found[:1], args.seeds[:1]
         args.epochs, args.pretrain_steps, args.batch = 1, 5, 32
-        args.options = SMOKE_OPTIONS
+        options = SMOKE_OPTIONS
+    try:
+        columns = builtin_columns(options)
+        if args.recipes is not None:
+            columns.update(read_recipes(args.recipes, columns, options))
+    except ValueError as err:
+        p.error(str(err))
+    wanted = args.models if args.models is not None else list(columns)
+    unknown = [m for m in wanted if m not in columns]
+    if unknown:
+        p.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(columns)}")
+    args.columns = [columns[m] for m in columns if m in wanted]
+    args.models = [c.name for c in args.columns]
     return args
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    args = parse_args(argv)
-    keep = args.out is not None
-    # DDP workers re-run this script: they inherit the folder through the environment.
-    out = args.out or Path(os.environ.setdefault("DNABENCH_GUE_SMALL_OUT", tempfile.mkdtemp(prefix="gue-small-")))
-    out = out.resolve()
-    runs_root, copies = out / "runs", out / "tables"
-    first = first_process()
-    # every table copy before any run: DDP workers start at the first fit and read them
+def builtin_columns(options: dict[str, dict[str, Any]]) -> dict[str, Column]:
+    """The five built-in columns; `options` are model options by model (tiny ones under --smoke)."""
+    columns = {m: Column(m, m, dict(options.get(m, {}))) for m in MODELS if m != "transformer_mlm"}
+    mlm = dict(options.get("transformer", {}))
+    columns["transformer_mlm"] = Column("transformer_mlm", "transformer", mlm, pretrain=PRETRAIN, pretrain_options=mlm)
+    return columns
+
+
+def read_recipes(path: Path, builtin: dict[str, Column], options: dict[str, dict[str, Any]]) -> dict[str, Column]:
+    """Named recipes of a YAML file as columns; every mistake names the file and the recipe."""
+    import yaml
+
+    from dnabench.models import make_config
+    from dnabench.training.config import TrainConfig
+
+    if not path.is_file():
+        raise ValueError(f"--recipes {path}: no such file")
+    try:
+        loaded = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ValueError(f"--recipes {path}: not valid YAML ({' '.join(str(err).split())})") from None
+    if not isinstance(loaded, dict):
+        raise ValueError(f"--recipes {path}: expected a mapping of recipe name: recipe")
+    columns: dict[str, Column] = {}
+    for name, recipe in loaded.items():
+        where = f"--recipes {path}: recipe {name!r}"
+        if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
+            raise ValueError(f"{where}: a name is letters, digits, _ and - (it names a run folder)")
+        if name in builtin or name == PRETRAIN or name.startswith(f"{PRETRAIN}-"):
+            raise ValueError(f"{where}: the name is taken by a built-in column or a pretraining folder")
+        if not isinstance(recipe, dict):
+            raise ValueError(f"{where}: expected a mapping with {', '.join(sorted(RECIPE_KEYS))}")
+        unknown = sorted(set(recipe) - RECIPE_KEYS)
+        if unknown:
+            raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(RECIPE_KEYS))}")
+        model = recipe.get("model")
+        if model not in ("kmer_lr", "cnn_fc", "cnn_lstm", "transformer"):
+            raise ValueError(f"{where}: model must be one of kmer_lr, cnn_fc, cnn_lstm, transformer; got {model!r}")
+        model_options = {**options.get(model, {}), **(recipe.get("model_options") or {})}
+        train = dict(recipe.get("train") or {})
+        if not isinstance(model_options, dict) or not isinstance(train, dict):
+            raise ValueError(f"{where}: model_options and train must be mappings")
+        fixed = sorted(set(train) & FIXED_TRAIN_FIELDS)
+        if fixed:
+            raise ValueError(f"{where}: train may not set {', '.join(fixed)}; the script sets them for every run")
+        try:
+            TrainConfig.from_dict({"data": "x", "model": model, "model_options": model_options, **train}, where=f"{where}: train")
+            if model != "kmer_lr":
+                make_config(model, **model_options)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{where}: {err}") from None
+        pretrain, pretrain_options = recipe.get("pretrain", False), {}
+        if pretrain is True:
+            pretrain, pretrain_options = f"{PRETRAIN}-{name}", model_options
+        elif pretrain is False or pretrain is None:
+            pretrain = None
+        else:
+            shared = {**builtin, **columns}.get(pretrain)
+            if shared is None or shared.pretrain is None:
+                raise ValueError(f"{where}: pretrain must be true, false or the name of an earlier column that pretrains; got {pretrain!r}")
+            pretrain, pretrain_options = shared.pretrain, shared.pretrain_options
+        if pretrain is not None and model != "transformer":
+            raise ValueError(f"{where}: only a transformer starts from MLM pretraining, not {model}")
+        columns[name] = Column(name, model, model_options, train, pretrain, dict(pretrain_options))
+    return columns
+
+
+def prepare_tables(args: argparse.Namespace, copies: Path, write: bool) -> tuple[list[tuple[str, int, Path, dict[str, int]]], list[str]]:
+    """Each table's seeded split copy (written by the first process only) and a line describing each table."""
     prepared: list[tuple[str, int, Path, dict[str, int]]] = []
     described = []
     for table in args.found:
@@ -325,33 +474,102 @@ def main(argv: Optional[list[str]] = None) -> int:
                          + (f" ({dropped} repeated sequences dropped)" if dropped else ""))
         for seed in args.seeds:
             path = copies / f"{table.name}.seed{seed}.parquet"
-            counts = write_split_copy(rows, seed, path) if first else {}
-            if first:
+            counts = write_split_copy(rows, seed, path) if write else {}
+            if write:
                 check_same_split(path, seed)
             prepared.append((table.name, seed, path, counts))
+    return prepared, described
 
-    records: list[dict[str, Any]] = []
-    for name, seed, path, counts in prepared:
-        pretrained: Optional[Path] = None
-        for model in args.models:
-            if model in ("kmer_lr",) and not first:
-                continue  # one fit, on the first process only
-            folder = runs_root / name / f"seed{seed}" / model
+
+def run_jobs_in_processes(jobs: list[Job], out: Path, args: argparse.Namespace) -> tuple[dict[Job, float], list[str]]:
+    """Run each job as `this script ... --only TABLE:SEED:COLUMN`, `args.jobs` at a time: {job: wall s}, failures."""
+    import torch
+
+    logs = out / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    gpus = torch.cuda.device_count()
+    threads = str(max(1, (os.cpu_count() or 1) // args.jobs))
+    waiting = list(jobs)
+    running: dict[subprocess.Popen, tuple[Job, float, Path, Any]] = {}
+    done: dict[Job, float] = {}
+    failed: list[str] = []
+    slot = 0
+    while waiting or running:
+        while waiting and len(running) < args.jobs:
+            job = waiting.pop(0)
+            env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, PYTHONUNBUFFERED="1")
+            if gpus > 1:
+                env["CUDA_VISIBLE_DEVICES"] = str(slot % gpus)
+            slot += 1
+            log = logs / f"{job.table}.seed{job.seed}.{job.column.name}.log"
+            handle = open(log, "w")
+            command = [sys.executable, str(Path(__file__).resolve()), *args.argv, "--out", str(out),
+                       "--only", f"{job.table}:{job.seed}:{job.column.name}"]
+            proc = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env)
+            running[proc] = (job, time.perf_counter(), log, handle)
+        time.sleep(0.2)
+        for proc in [p for p in running if p.poll() is not None]:
+            job, started, log, handle = running.pop(proc)
+            handle.close()
+            if proc.returncode == 0:
+                done[job] = time.perf_counter() - started
+            else:
+                tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-15:])
+                failed.append(f"{job.table} seed {job.seed} {job.column.name} (exit {proc.returncode}, log {log}):\n{tail}")
+                print(f"FAILED {failed[-1]}", flush=True)
+    return done, failed
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = parse_args(argv)
+    keep = args.out is not None
+    # DDP workers re-run this script: they inherit the folder through the environment.
+    out = args.out or Path(os.environ.setdefault("DNABENCH_GUE_SMALL_OUT", tempfile.mkdtemp(prefix="gue-small-")))
+    out = out.resolve()
+    runs_root, copies = out / "runs", out / "tables"
+    first = first_process()
+    columns = {c.name: c for c in args.columns}
+    if args.only is not None:  # one run of a --jobs call: the copies exist
+        table, seed, name = args.only.split(":")
+        path = copies / f"{table}.seed{seed}.parquet"
+        if not path.is_file():
+            raise SystemExit(f"--only {args.only}: no table copy {path}")
+        run_job(Job(table, int(seed), path, columns[name]), runs_root, args)
+        return 0
+    # every table copy before any run: DDP workers start at the first fit and read them
+    prepared, described = prepare_tables(args, copies, write=first)
+    jobs = [Job(name, seed, path, column) for name, seed, path, _ in prepared for column in args.columns
+            if first or column.model != "kmer_lr"]  # a kmer_lr fit runs on the first process only
+    counts = {(name, seed): c for name, seed, _, c in prepared}
+    wall: dict[Job, float] = {}
+    failed: list[str] = []
+    if args.jobs > 1:
+        wall, failed = run_jobs_in_processes(jobs, out, args)
+    else:
+        for job in jobs:
             t0 = time.perf_counter()
-            if model == "transformer_mlm":
-                pretrained = run_pretrain(path, runs_root / name / f"seed{seed}" / PRETRAIN, seed, args)
-                if first:
-                    check_pretrain_rows(pretrained, counts)
-            run = run_train(model, path, folder, seed, args, init=pretrained if model == "transformer_mlm" else None)
-            if first:
-                records.append(record(name, model, seed, run, time.perf_counter() - t0, runs_root))
-                print(f"{name} seed {seed} {model}: " + ", ".join(f"{m} {records[-1][m]:.3f}" for m in METRICS), flush=True)
+            run_job(job, runs_root, args)
+            wall[job] = time.perf_counter() - t0
     if not first:
         return 0
+
+    records: list[dict[str, Any]] = []
+    for job in jobs:
+        if job not in wall:
+            continue
+        seed_root = runs_root / job.table / f"seed{job.seed}"
+        if job.column.pretrain is not None:
+            check_pretrain_rows(seed_root / job.column.pretrain, counts[(job.table, job.seed)])
+        records.append(record(job.table, job.column.name, job.seed, seed_root / job.column.name, wall[job], runs_root))
+        print(f"{job.table} seed {job.seed} {job.column.name}: " + ", ".join(f"{m} {records[-1][m]:.3f}" for m in METRICS), flush=True)
+    if not records:
+        print("no run finished", file=sys.stderr)
+        return 1
 
     frame = pd.DataFrame.from_records(records)
     table_md, cells = summary_table(frame, [t.name for t in args.found], args.models)
     n = len(args.seeds)
+    recipes = [c for c in args.columns if c.name not in MODELS]
     lines = [
         f"# GUE small tables: test AUROC / AUPRC / MCC, mean ± SD (sample SD) over n = {n} seed{'s' if n != 1 else ''}",
         "",
@@ -361,6 +579,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         + ("; --smoke (tiny models, not scores)" if args.smoke else ""),
         "",
         *[f"- {d}" for d in described],
+        *[f"- recipe {c.name}: {describe_column(c)}" for c in recipes],
         "",
         table_md,
     ]
@@ -373,6 +592,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     summary = {
         "device": device_name(), "date": dt.date.today().isoformat(), "seeds": args.seeds, "epochs": args.epochs,
         "pretrain_steps": args.pretrain_steps, "smoke": args.smoke, "tables": described,
+        "recipes": {c.name: describe_column(c) for c in recipes},
         "cells": cells.replace({np.nan: None}).to_dict(orient="records"), "runs": frame.replace({np.nan: None}).to_dict(orient="records"),
     }
     _write_text(out / "results.json", json.dumps(summary, indent=1))
@@ -381,8 +601,24 @@ def main(argv: Optional[list[str]] = None) -> int:
     if not keep:
         shutil.rmtree(runs_root, ignore_errors=True)
         shutil.rmtree(copies, ignore_errors=True)
+        shutil.rmtree(out / "logs", ignore_errors=True)
     print(f"results: {out / 'results.md'}, results.csv, results.json" + ("" if keep else " (run folders removed; pass --out to keep them)"))
+    if failed:
+        print(f"{len(failed)} run(s) failed; the table holds the others:\n" + "\n".join(failed), file=sys.stderr)
+        return 1
     return 0
+
+
+def describe_column(column: Column) -> str:
+    """`model` + its options, training overrides and pretraining, as one line."""
+    parts = [column.model]
+    if column.model_options:
+        parts.append("options " + ", ".join(f"{k}={v}" for k, v in column.model_options.items()))
+    if column.train:
+        parts.append("train " + ", ".join(f"{k}={v}" for k, v in column.train.items()))
+    if column.pretrain is not None:
+        parts.append(f"after MLM pretraining ({column.pretrain})")
+    return "; ".join(parts)
 
 
 def check_pretrain_rows(run: Path, counts: dict[str, int]) -> None:

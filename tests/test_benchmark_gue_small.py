@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "gue_small.py"
@@ -100,3 +101,70 @@ def test_unknown_table_is_a_clear_error(tmp_path, capsys):
         script.main(["--gue-root", str(tmp_path / "gue"), "--tables", "prom_999"])
     assert exit_.value.code == 2
     assert "prom_999 not found; have toy" in capsys.readouterr().err
+
+
+RECIPES = """
+mean_rc:
+  model: transformer
+  model_options: {pooling: mean}
+  train: {reverse_complement_augment: true, lr: 0.001}
+mean_mlm:
+  model: transformer
+  model_options: {pooling: mean}
+  pretrain: transformer_mlm
+"""
+
+
+def test_recipes_add_columns_and_run_in_parallel_processes(tmp_path, capsys):
+    """--recipes adds one column a recipe, with its model options and training overrides in the run;
+    a recipe that names transformer_mlm starts from that column's pretraining (made once, although
+    --jobs 2 runs both in separate processes at once)."""
+    script = load_script()
+    write_gue_folder(tmp_path / "gue")
+    recipes = tmp_path / "recipes.yaml"
+    recipes.write_text(RECIPES)
+    out = tmp_path / "out"
+    argv = ["--smoke", "--gue-root", str(tmp_path / "gue"), "--out", str(out), "--recipes", str(recipes),
+            "--models", "kmer_lr", "transformer_mlm", "mean_rc", "mean_mlm", "--jobs", "2"]
+    assert script.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "- recipe mean_rc: transformer; options" in printed and "pooling=mean" in printed
+    assert "reverse_complement_augment=True" in printed and "after MLM pretraining (pretrain)" in printed
+    row = markdown_row(printed, "toy")
+    assert [h.split(":")[0] for h in row][1:] == ["kmer_lr", "transformer (MLM)", "mean_rc", "mean_mlm"]
+    seed_root = out / "runs" / "toy" / "seed0"
+    assert sorted(p.name for p in seed_root.iterdir() if not p.name.startswith(".")) == sorted(
+        ["kmer_lr", "transformer_mlm", "mean_rc", "mean_mlm", "pretrain"])
+    for name in ("mean_rc", "mean_mlm"):
+        test = json.loads((seed_root / name / "metrics.json").read_text())["test"]
+        assert row[f"{name}: AUROC / AUPRC / MCC"] == " / ".join(f"{test[m]:.3f}" for m in ("auroc", "auprc", "mcc"))
+        assert json.loads((seed_root / name / "best" / "config.json").read_text())["config"]["pooling"] == "mean"
+    config = yaml.safe_load((seed_root / "mean_rc" / "config.yaml").read_text())
+    assert config["reverse_complement_augment"] is True and config["lr"] == 0.001
+    assert yaml.safe_load((seed_root / "mean_mlm" / "config.yaml").read_text())["init"] == str(seed_root / "pretrain")
+    assert (out / "logs" / "toy.seed0.mean_rc.log").is_file()
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("a:\n  model: transformer\n  train: {seed: 3}\n", "recipe 'a': train may not set seed"),
+        ("a:\n  model: transformer\n  epochs: 3\n", "recipe 'a': unknown key(s) epochs"),
+        ("a:\n  model: resnet\n", "recipe 'a': model must be one of"),
+        ("a:\n  model: transformer\n  model_options: {pooling: max}\n", "recipe 'a': TransformerConfig.pooling must be one of"),
+        ("a:\n  model: cnn_fc\n  pretrain: true\n", "recipe 'a': only a transformer starts from MLM pretraining"),
+        ("a:\n  model: transformer\n  pretrain: cnn_fc\n", "recipe 'a': pretrain must be true, false or the name"),
+        ("transformer:\n  model: transformer\n", "recipe 'transformer': the name is taken"),
+        ("a: [1\n", "not valid YAML"),
+    ],
+)
+def test_recipe_mistakes_name_the_file_and_recipe(tmp_path, capsys, text, message):
+    script = load_script()
+    write_gue_folder(tmp_path / "gue", rows=20)
+    recipes = tmp_path / "recipes.yaml"
+    recipes.write_text(text)
+    with pytest.raises(SystemExit) as exit_:
+        script.main(["--gue-root", str(tmp_path / "gue"), "--recipes", str(recipes)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--recipes {recipes}" in err and message in err

@@ -148,6 +148,7 @@ def test_config_routing_and_defaults():
         (lambda: FrontendConfig(tokenizer="bpe", k=3), "k applies to kmer and patch"),
         (lambda: FrontendConfig(tokenizer="patch", conv_kernel=6), "must be odd"),
         (lambda: HeadConfig(output="logit"), "output must be one of 'probability', 'value'"),
+        (lambda: TransformerConfig(pooling="max"), "pooling must be one of 'cls', 'mean'"),
         (lambda: ConvStackConfig(seq_len=5), "shorter than one convolution kernel"),
         (lambda: make_config("transformer", hidden=3), "unknown option"),
         (lambda: build_model("resnet"), "unknown model 'resnet'"),
@@ -166,6 +167,30 @@ def test_bpe_vocab_from_tokenizer_and_reglu():
     assert model.config.frontend.vocab_size == tok.vocab_size
     assert model.needs_attention_mask
     assert model.encoder.blocks[0].ffn.inp.out_features == 2 * 48
+
+
+@pytest.mark.parametrize("kind", ["patch", "bpe"])
+def test_mean_pooling_averages_the_real_tokens_after_cls(kind):
+    """pooling="mean": the representation is the mean of the final token states after CLS, padding
+    left out, so each row of a padded BPE batch is represented as the row alone; "cls" stays the CLS state."""
+    torch.manual_seed(0)
+    model = build_model("transformer", tokenizer=tokenizer_for(kind), pooling="mean", **TINY).eval()
+    rows = codes(4, 300, seed=1)
+    batch = model.encode(rows)
+    with torch.no_grad():
+        pooled = model.embed(batch.ids, batch.attention_mask)
+        for i in range(len(rows)):
+            alone = model.encode(rows[i : i + 1])
+            states, _ = model.hidden_states(alone.ids, alone.attention_mask)
+            torch.testing.assert_close(pooled[i], states[0, 1:].mean(dim=0), atol=1e-5, rtol=1e-4)
+    if kind == "bpe":
+        assert batch.attention_mask is not None and not bool(batch.attention_mask.all()), "the batch holds padding"
+    cls_model = build_model("transformer", tokenizer=tokenizer_for(kind), **TINY).eval()
+    cls_model.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        states, _ = cls_model.hidden_states(batch.ids, batch.attention_mask)
+        torch.testing.assert_close(cls_model.embed(batch.ids, batch.attention_mask), states[:, 0])
+    train_step(model, 300)
 
 
 @pytest.mark.parametrize("name", ["cnn_fc", "cnn_lstm"])

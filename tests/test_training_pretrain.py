@@ -224,8 +224,8 @@ def test_pretrain_then_train_init_end_to_end(pretrained, tmp_path):
     assert saved["encoder"]["hidden_size"] == 32 and saved["encoder"]["dropout"] == 0.2
     # a supervised run folder (its best/) is a source too: Table 4's Track7878 column
     tuned = DNAModel.from_pretrained(run / "best")
-    again = init_from(build_model("transformer", num_outputs=3), run)
-    assert again.config.head.num_outputs == 3
+    again = init_from(build_model("transformer", num_outputs=3, pooling="mean"), run)
+    assert again.config.head.num_outputs == 3 and again.config.pooling == "mean"  # pooling is the new run's
     assert torch.equal(again.state_dict()["encoder.norm.weight"], tuned.state_dict()["encoder.norm.weight"])
 
 

@@ -22,6 +22,8 @@ FFNActivation = Literal["geglu", "reglu", "gelu", "relu"]
 RelativeImpl = Literal["auto", "flex", "sdpa"]
 HeadActivation = Literal["gelu", "relu", "tanh"]
 OutputKind = Literal["probability", "value"]
+#: how a Transformer's token states become one sequence vector: the CLS state, or the mean of the sequence tokens
+PoolingKind = Literal["cls", "mean"]
 
 #: Default k per tokenizer kind (paper 5.1: 5-mer, 4-patch).
 DEFAULT_K = {"kmer": 5, "patch": 4}
@@ -205,15 +207,22 @@ class HeadConfig:
 
 @dataclass
 class TransformerConfig:
-    """``transformer``: a front end (tokenizer kind), the encoder, and a head on the CLS output."""
+    """``transformer``: a front end (tokenizer kind), the encoder, and a head on the pooled output.
+
+    ``pooling`` ``"cls"`` reads the final CLS state (the paper's model); ``"mean"`` averages the
+    final states of the sequence's real tokens, which leaves every token a direct path to the
+    head and trains better from few rows.
+    """
 
     frontend: FrontendConfig = field(default_factory=FrontendConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     head: HeadConfig = field(default_factory=HeadConfig)
+    pooling: PoolingKind = "cls"
     compile: bool = False
 
     def __post_init__(self) -> None:
         _check_parts(self)
+        _check_literals(self)
 
 
 @dataclass

@@ -159,9 +159,18 @@ class TransformerEncoder(nn.Module):
         return normed
 
 
+def mean_of_tokens(states: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:
+    """Mean of the final states after CLS ``[B, hidden]``, over real tokens only when ``mask`` is given."""
+    tokens = states[:, 1:]
+    if mask is None:
+        return tokens.mean(dim=1)
+    keep = mask[:, 1:, None].to(tokens.dtype)
+    return (tokens * keep).sum(dim=1) / keep.sum(dim=1).clamp(min=1.0)
+
+
 @register_model
 class TransformerModel(DNAModel):
-    """``transformer``: tokenizer kind x position kind, representation = final CLS vector."""
+    """``transformer``: tokenizer kind x position kind, representation = final CLS vector or token mean."""
 
     name = "transformer"
     config_class = TransformerConfig
@@ -240,7 +249,9 @@ class TransformerModel(DNAModel):
 
     def embed(self, ids: torch.Tensor, attention_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         x, mask = self.hidden_states(ids, attention_mask)
-        return x[:, 0]
+        if self.config.pooling == "cls":
+            return x[:, 0]
+        return mean_of_tokens(x, mask)
 
     def hidden_states(
         self, ids: torch.Tensor, attention_mask: Optional[torch.Tensor] = None
