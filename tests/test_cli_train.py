@@ -169,6 +169,13 @@ def test_kmer_lr_trains_evaluates_and_predicts_through_the_cli_on_a_gue_table(tm
     predicted = pd.read_csv(tmp_path / "p.csv")
     codes, _ = encode_sequences(frame["sequence"].head(50))
     np.testing.assert_allclose(predicted["pred_label"], load_estimator(run / "best").predict(codes)[:, 0], rtol=1e-6)
+    renamed = tmp_path / "renamed.csv"  # an outside table with its label under another name
+    frame.head(400).rename(columns={"label": "y_true"}).to_csv(renamed, index=False)
+    frame.head(400).to_csv(tmp_path / "same.csv", index=False)
+    for data, extra in ((renamed, ["--label", "y_true"]), (tmp_path / "same.csv", [])):
+        result = runner.invoke(app, ["evaluate", str(run), "--data", str(data), "--out", str(tmp_path / f"{data.stem}.json"), *extra])
+        assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "renamed.json").read_text())["auroc"] == json.loads((tmp_path / "same.json").read_text())["auroc"]
     result = runner.invoke(app, ["train", "--resume", str(run)], terminal_width=200)
     assert result.exit_code == 0 and "this run is finished" in " ".join(result.output.split()), result.output
 

@@ -139,6 +139,29 @@ def test_evaluate_an_outside_table_whole(short_run, tmp_path):
     frame[["sequence"]].iloc[:5].to_csv(unlabeled, index=False)
     result = runner.invoke(app, ["evaluate", str(run), "--data", str(unlabeled)])
     assert result.exit_code == 2 and "no label column(s) 'label'" in result.output and "predict" in result.output
+    assert "--label" in result.output
+
+
+def test_evaluate_maps_an_outside_tables_label_column_with_label(short_run, tmp_path):
+    """--label names the outside table's columns that hold the run's labels; the scores equal those
+    of the same rows under the run's own column name."""
+    run, frame = short_run["run"], pd.read_csv(short_run["table"])
+    same = tmp_path / "same.csv"
+    frame.iloc[:40].to_csv(same, index=False)
+    renamed = tmp_path / "renamed.csv"
+    frame.iloc[:40].rename(columns={"label": "is_promoter"}).assign(label=0.5).to_csv(renamed, index=False)
+    expected = evaluate_run(run, str(same), out=tmp_path / "same.json").metrics
+    result = runner.invoke(app, ["evaluate", str(run), "--data", str(renamed), "--label", "is_promoter", "--out", str(tmp_path / "r.json")])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "r.json").read_text())["auroc"] == pytest.approx(expected["auroc"])
+    for argv, message in [
+        (["--data", str(renamed), "--label", "is_promoter,label"], "--label names 2 column(s) (is_promoter, label) but this run has 1 label(s)"),
+        (["--data", str(renamed), "--label", "promoter"], "no label column(s) 'promoter' (columns:"),
+        (["--label", "label"], "give the table with --data"),
+        (["--data", str(renamed), "--label", " , "], "give one or more column names"),
+    ]:
+        bad = runner.invoke(app, ["evaluate", str(run), *argv], terminal_width=200)
+        assert bad.exit_code == 2 and message in bad.output, bad.output
 
 
 def test_predict_warns_once_about_other_lengths_and_calls_at_the_threshold(short_run, tmp_path):

@@ -233,14 +233,23 @@ def evaluate(
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda or cuda:N.", show_default="cuda if available")] = None,
     bf16: Annotated[bool, typer.Option("--bf16/--fp32", help="bf16 autocast (faster on a GPU, within 1e-2 of float32).")] = False,
     reverse_complement: Annotated[bool, typer.Option("--reverse-complement", help="Average the predictions of both strands.", show_default="off")] = False,
+    label: Annotated[Optional[str], typer.Option(help="The outside table's columns that hold the run's labels, in the run's label order: COLUMN[,COLUMN].", show_default="the run's label column names")] = None,
 ) -> None:
     """Score a run's best model on one split of its data, or on outside data; writes a JSON file of the metrics."""
     _check_run(run)
     _check_data("--data", data)
     _exists("--genome", genome)
+    label_columns = [c.strip() for c in label.split(",") if c.strip()] if label is not None else None
+    if label is not None and not label_columns:
+        fail(f"--label {label!r}: give one or more column names, COLUMN[,COLUMN]")
+    if label_columns is not None and data is None:
+        fail("--label names the label columns of an outside table: give the table with --data")
     from dnabench.training.inference import InputLengthWarning, evaluate_run
 
-    result = _run(lambda: evaluate_run(run, data, split, batch_size, device, reverse_complement, out, bf16, genome), show=(InputLengthWarning,))
+    result = _run(
+        lambda: evaluate_run(run, data, split, batch_size, device, reverse_complement, out, bf16, genome, label_columns),
+        show=(InputLengthWarning,),
+    )
     console.print(f"{run}: {result.title}", soft_wrap=True)
     table = Table()
     for name in result.metrics:

@@ -17,7 +17,7 @@ import contextlib
 import json
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -243,22 +243,32 @@ def _data_stem(path: Path) -> str:
 
 def _outside_table(
     path: Path, split: str, labels: LabelSet, seed: int, classification: bool = False,
+    label_columns: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     """Codes, true lengths and targets of an outside table's rows: its `split` rows when it has a
-    split column, every row when it has none. The run's label columns are looked up by name; a
+    split column, every row when it has none. The run's label columns are looked up by name, or
+    `label_columns` name the table's columns that hold them, in the run's order; a
     `classification` run's must hold 0, 1 or nothing (the error names the column and line)."""
     from dnabench.data.tables import load_sequence_table, read_table
     from dnabench.io.files import InputError
 
     columns = {str(c).lower(): str(c) for c in read_table(path).columns}
-    missing = [name for name in labels.names if name not in columns.values()]
-    if missing:
+    wanted = list(labels.names) if label_columns is None else list(label_columns)
+    if len(wanted) != len(labels.names):
         raise InputError(
             path,
-            f"no label column(s) {', '.join(map(repr, missing))} of this run (columns: {', '.join(columns.values())}); "
-            "`dnabench predict` takes sequences without labels",
+            f"--label names {len(wanted)} column(s) ({', '.join(wanted)}) but this run has {len(labels.names)} label(s) "
+            f"({', '.join(list(labels.names)[:5])}{', ...' if len(labels.names) > 5 else ''}); give one column a label, in that order",
         )
-    table = load_sequence_table(path, label_columns=list(labels.names), seed=seed)
+    missing = [name for name in wanted if name not in columns.values()]
+    if missing:
+        hint = ("; name the table's label columns with --label" if label_columns is None else "")
+        raise InputError(
+            path,
+            f"no label column(s) {', '.join(map(repr, missing))} {'of this run ' if label_columns is None else ''}"
+            f"(columns: {', '.join(columns.values())}){hint}; `dnabench predict` takes sequences without labels",
+        )
+    table = load_sequence_table(path, label_columns=wanted, seed=seed)
     if classification:
         bad = np.argwhere(~(np.isnan(table.labels) | (table.labels == 0) | (table.labels == 1)))
         if bad.size:
@@ -284,21 +294,24 @@ def evaluate_run(
     out: str | os.PathLike | None = None,
     bf16: bool = False,
     genome: str | os.PathLike | None = None,
+    label_columns: Sequence[str] | None = None,
 ) -> Evaluation:
     """Metrics of the run's best model on one split of its data, or on outside data.
 
     Outside data (`data`, other than the run's own) is a store (its `split` rows) or a table:
     scored whole when it has no split column, else its `split` rows; its labels are the run's
-    label columns, by name, and F1/MCC use the run's validation threshold. The result goes to
-    `out`, or RUN/eval_SPLIT.json for the run's own data and RUN/eval_FOLDER-NAME_SPLIT.json otherwise.
+    label columns, by name, or the table's `label_columns` in the run's label order, and F1/MCC
+    use the run's validation threshold. The result goes to `out`, or RUN/eval_SPLIT.json for the
+    run's own data and RUN/eval_FOLDER-NAME_SPLIT.json otherwise.
     """
     if _is_estimator_run(run):
-        return _evaluate_estimator_run(run, data, split, out, genome, reverse_complement)
+        return _evaluate_estimator_run(run, data, split, out, genome, reverse_complement, label_columns)
     run, config, model, meta, metrics = _run_parts(run)
     split = normalise_split(split)
     threshold = metrics.get("val", {}).get("threshold")
     own = data is None or _same_path(data, config.data)
     source = str(config.data if own else data)
+    _check_label_columns(label_columns, own, source)
     if own or Path(source).is_dir():
         training_data: TrainingData = load_config_data(config, source, genome)
         rows = training_data.split(split)
@@ -325,7 +338,7 @@ def evaluate_run(
         if not length:
             raise ValueError(f"{run}/run.json records no input_length")
         spec, labels = run_task(meta, length, run)
-        codes, lengths, targets, used = _outside_table(Path(source), split, labels, config.seed, spec.is_classification)
+        codes, lengths, targets, used = _outside_table(Path(source), split, labels, config.seed, spec.is_classification, label_columns)
         codes = fit_rows(codes, lengths, length, source, padding_of(config))
         scorer = SplitScorer(spec, labels)
         for start in range(0, len(codes), EVALUATE_CHUNK):
@@ -337,6 +350,13 @@ def evaluate_run(
         out = run / (f"eval_{used}.json" if own else f"eval_{_data_stem(Path(source))}_{used}.json")
     out = _write_evaluation(out, {"data": source, "split": used, "rows": count, "precision": "bf16" if bf16 else "float32", **result})
     return Evaluation(result, source, used, count, out)
+
+
+def _check_label_columns(label_columns: Sequence[str] | None, own: bool, source: str) -> None:
+    """`label_columns` name an outside table's columns; a store's labels are its own, named in its card."""
+    if label_columns is not None and (own or Path(source).is_dir()):
+        what = "the run's own data" if own else "a store (its labels are named in its card)"
+        raise ValueError(f"--label names the label columns of an outside table; {source} is {what}")
 
 
 def _write_evaluation(out: str | os.PathLike, record: dict[str, Any]) -> Path:
@@ -516,6 +536,7 @@ def _evaluate_estimator_run(
     out: str | os.PathLike | None = None,
     genome: str | os.PathLike | None = None,
     reverse_complement: bool = False,
+    label_columns: Sequence[str] | None = None,
 ) -> Evaluation:
     """`evaluate_run` for an estimator run: metrics of best/ on a split of its data or on outside data
     (a features folder for trees; a store or a table for kmer_lr), F1/MCC at the run's val threshold."""
@@ -528,6 +549,7 @@ def _evaluate_estimator_run(
     threshold = metrics.get("val", {}).get("threshold")
     own = data is None or _same_path(data, config.data)
     source = str(config.data if own else data)
+    _check_label_columns(label_columns, own, source)
     length = int(meta.get("input_length") or 0)
     if own or Path(source).is_dir():
         training_data = load_config_data(config, source, genome)
@@ -550,7 +572,7 @@ def _evaluate_estimator_run(
         if not length:
             raise ValueError(f"{run}/run.json records no input_length")
         spec, labels = run_task(meta, length, run)
-        x, lengths, targets, used = _outside_table(Path(source), split, labels, config.seed, spec.is_classification)
+        x, lengths, targets, used = _outside_table(Path(source), split, labels, config.seed, spec.is_classification, label_columns)
         x = fit_rows(x, lengths, length, source, padding_of(config))
         count = int(len(x))
     preds = predict_estimator_codes(model, x, reverse_complement)
