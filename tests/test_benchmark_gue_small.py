@@ -168,3 +168,14 @@ def test_recipe_mistakes_name_the_file_and_recipe(tmp_path, capsys, text, messag
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert f"--recipes {recipes}" in err and message in err
+
+
+def test_the_shipped_recipes_file_reads(tmp_path):
+    script = load_script()
+    write_gue_folder(tmp_path / "gue", rows=20)
+    args = script.parse_args(["--gue-root", str(tmp_path / "gue"), "--recipes", str(ROOT / "benchmarks" / "gue_recipes.yaml")])
+    recipes = [c for c in args.columns if c.name not in MODELS]
+    assert recipes and all(c.model == "transformer" for c in recipes)
+    assert [c.name for c in args.columns[: len(MODELS)]] == list(MODELS)
+    pretraining = [c for c in recipes if c.pretrain is not None]
+    assert all(c.pretrain == f"pretrain-{c.name}" and c.pretrain_options == c.model_options for c in pretraining)
