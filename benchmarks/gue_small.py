@@ -298,7 +298,7 @@ def summary_table(runs: pd.DataFrame, tables: list[str], models: list[str]) -> t
                 hit = cells[(cells["table"] == table) & (cells["model"] == model) & (cells["metric"] == metric)]
                 parts.append(_cell(hit.iloc[0]) if len(hit) else "–")
             n = int(seeds.get((table, model), 0))
-            out.append(" / ".join(parts) + (f" (n={n})" if n != n_all else ""))
+            out.append("–" if n == 0 else " / ".join(parts) + (f" (n={n})" if n != n_all else ""))
         lines.append(f"| {table} | " + " | ".join(out) + " |")
     return "\n".join(lines) + "\n", cells
 
@@ -482,41 +482,56 @@ def prepare_tables(args: argparse.Namespace, copies: Path, write: bool) -> tuple
 
 
 def run_jobs_in_processes(jobs: list[Job], out: Path, args: argparse.Namespace) -> tuple[dict[Job, float], list[str]]:
-    """Run each job as `this script ... --only TABLE:SEED:COLUMN`, `args.jobs` at a time: {job: wall s}, failures."""
+    """Run each job as `this script ... --only TABLE:SEED:COLUMN`, `args.jobs` at a time, each on the
+    GPU that runs the fewest at that moment: {job: wall s}, failures. Finished runs are not started again."""
     import torch
 
     logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     gpus = torch.cuda.device_count()
     threads = str(max(1, (os.cpu_count() or 1) // args.jobs))
-    waiting = list(jobs)
-    running: dict[subprocess.Popen, tuple[Job, float, Path, Any]] = {}
     done: dict[Job, float] = {}
+    waiting = []
+    for job in jobs:
+        if is_done(out / "runs" / job.table / f"seed{job.seed}" / job.column.name, "train"):
+            done[job] = 0.0
+        else:
+            waiting.append(job)
+    running: dict[subprocess.Popen, tuple[Job, float, Path, Any, int]] = {}
     failed: list[str] = []
-    slot = 0
-    while waiting or running:
-        while waiting and len(running) < args.jobs:
-            job = waiting.pop(0)
-            env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, PYTHONUNBUFFERED="1")
-            if gpus > 1:
-                env["CUDA_VISIBLE_DEVICES"] = str(slot % gpus)
-            slot += 1
-            log = logs / f"{job.table}.seed{job.seed}.{job.column.name}.log"
-            handle = open(log, "w")
-            command = [sys.executable, str(Path(__file__).resolve()), *args.argv, "--out", str(out),
-                       "--only", f"{job.table}:{job.seed}:{job.column.name}"]
-            proc = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env)
-            running[proc] = (job, time.perf_counter(), log, handle)
-        time.sleep(0.2)
-        for proc in [p for p in running if p.poll() is not None]:
-            job, started, log, handle = running.pop(proc)
+    try:
+        while waiting or running:
+            while waiting and len(running) < args.jobs:
+                job = waiting.pop(0)
+                env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, PYTHONUNBUFFERED="1")
+                gpu = -1
+                if gpus > 1:
+                    busy = [sum(1 for *_, g in running.values() if g == i) for i in range(gpus)]
+                    gpu = busy.index(min(busy))
+                    env["CUDA_VISIBLE_DEVICES"] = str(gpu)
+                log = logs / f"{job.table}.seed{job.seed}.{job.column.name}.log"
+                handle = open(log, "w")
+                command = [sys.executable, str(Path(__file__).resolve()), *args.argv, "--out", str(out),
+                           "--only", f"{job.table}:{job.seed}:{job.column.name}"]
+                proc = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env)
+                running[proc] = (job, time.perf_counter(), log, handle, gpu)
+            time.sleep(0.2)
+            for proc in [p for p in running if p.poll() is not None]:
+                job, started, log, handle, _ = running.pop(proc)
+                handle.close()
+                what = f"{job.table} seed {job.seed} {job.column.name}"
+                if proc.returncode == 0:
+                    done[job] = time.perf_counter() - started
+                    print(f"{what}: finished in {done[job]:.0f} s ({len(done)} of {len(jobs)})", flush=True)
+                else:
+                    tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-15:])
+                    failed.append(f"{what} (exit {proc.returncode}, log {log}):\n{tail}")
+                    print(f"FAILED {failed[-1]}", flush=True)
+    finally:  # interrupted: no run goes on without the call that started it
+        for proc, (*_, handle, _) in running.items():
+            proc.terminate()
+            proc.wait()
             handle.close()
-            if proc.returncode == 0:
-                done[job] = time.perf_counter() - started
-            else:
-                tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-15:])
-                failed.append(f"{job.table} seed {job.seed} {job.column.name} (exit {proc.returncode}, log {log}):\n{tail}")
-                print(f"FAILED {failed[-1]}", flush=True)
     return done, failed
 
 

@@ -112,6 +112,9 @@ mean_mlm:
   model: transformer
   model_options: {pooling: mean}
   pretrain: transformer_mlm
+too_short:
+  model: transformer
+  model_options: {positions: absolute, max_positions: 4}
 """
 
 
@@ -125,16 +128,21 @@ def test_recipes_add_columns_and_run_in_parallel_processes(tmp_path, capsys):
     recipes.write_text(RECIPES)
     out = tmp_path / "out"
     argv = ["--smoke", "--gue-root", str(tmp_path / "gue"), "--out", str(out), "--recipes", str(recipes),
-            "--models", "kmer_lr", "transformer_mlm", "mean_rc", "mean_mlm", "--jobs", "2"]
-    assert script.main(argv) == 0
-    printed = capsys.readouterr().out
+            "--models", "kmer_lr", "transformer_mlm", "mean_rc", "mean_mlm", "too_short", "--jobs", "2"]
+    assert script.main(argv) == 1  # too_short's runs fail: the table holds the others
+    captured = capsys.readouterr()
+    printed = captured.out
+    assert "1 run(s) failed" in captured.err and "toy seed 0 too_short (exit 1" in captured.err
+    assert "max_positions" in captured.err  # the end of the failed run's log
     assert "- recipe mean_rc: transformer; options" in printed and "pooling=mean" in printed
     assert "reverse_complement_augment=True" in printed and "after MLM pretraining (pretrain)" in printed
     row = markdown_row(printed, "toy")
-    assert [h.split(":")[0] for h in row][1:] == ["kmer_lr", "transformer (MLM)", "mean_rc", "mean_mlm"]
+    assert [h.split(":")[0] for h in row][1:] == ["kmer_lr", "transformer (MLM)", "mean_rc", "mean_mlm", "too_short"]
+    assert row["too_short: AUROC / AUPRC / MCC"] == "–"
     seed_root = out / "runs" / "toy" / "seed0"
     assert sorted(p.name for p in seed_root.iterdir() if not p.name.startswith(".")) == sorted(
-        ["kmer_lr", "transformer_mlm", "mean_rc", "mean_mlm", "pretrain"])
+        ["kmer_lr", "transformer_mlm", "mean_rc", "mean_mlm", "pretrain", "too_short"])
+    assert not (seed_root / "too_short" / "metrics.json").exists()
     for name in ("mean_rc", "mean_mlm"):
         test = json.loads((seed_root / name / "metrics.json").read_text())["test"]
         assert row[f"{name}: AUROC / AUPRC / MCC"] == " / ".join(f"{test[m]:.3f}" for m in ("auroc", "auprc", "mcc"))
@@ -143,6 +151,12 @@ def test_recipes_add_columns_and_run_in_parallel_processes(tmp_path, capsys):
     assert config["reverse_complement_augment"] is True and config["lr"] == 0.001
     assert yaml.safe_load((seed_root / "mean_mlm" / "config.yaml").read_text())["init"] == str(seed_root / "pretrain")
     assert (out / "logs" / "toy.seed0.mean_rc.log").is_file()
+    # a second call starts no finished run again and prints the same cell
+    again = ["--smoke", "--gue-root", str(tmp_path / "gue"), "--out", str(out), "--recipes", str(recipes),
+             "--models", "mean_rc", "--jobs", "2"]
+    assert script.main(again) == 0
+    printed = capsys.readouterr().out
+    assert "finished in" not in printed and markdown_row(printed, "toy")["mean_rc: AUROC / AUPRC / MCC"] == row["mean_rc: AUROC / AUPRC / MCC"]
 
 
 @pytest.mark.parametrize(
