@@ -280,14 +280,14 @@ def _number(value: Any) -> float:
 # ----------------------------------------------------------------------------- the table
 
 
-def summary_table(runs: pd.DataFrame, tables: list[str], models: list[str]) -> tuple[str, pd.DataFrame]:
-    """Markdown (rows = tables, columns = models, cells AUROC / AUPRC / MCC mean +- SD) and its cells."""
+def summary_table(runs: pd.DataFrame, tables: list[str], models: list[str], n_all: int) -> tuple[str, pd.DataFrame]:
+    """Markdown (rows = tables, columns = models, cells AUROC / AUPRC / MCC mean +- SD) and its cells;
+    a cell over fewer than `n_all` seeds says its n."""
     from dnabench.evaluation.tables import summarise
 
     long = runs.melt(id_vars=["table", "model", "seed"], value_vars=list(METRICS), var_name="metric", value_name="value")
     cells = summarise(long, ["table", "model", "metric"])
     seeds = runs.groupby(["table", "model"])["seed"].nunique()
-    n_all = int(seeds.max()) if len(seeds) else 0
     header = ["table", *[f"{MODEL_LABELS.get(m, m)}: AUROC / AUPRC / MCC" for m in models]]
     lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * len(models)]
     for table in tables:
@@ -433,20 +433,23 @@ def read_recipes(path: Path, builtin: dict[str, Column], options: dict[str, dict
         model = recipe.get("model")
         if model not in ("kmer_lr", "cnn_fc", "cnn_lstm", "transformer"):
             raise ValueError(f"{where}: model must be one of kmer_lr, cnn_fc, cnn_lstm, transformer; got {model!r}")
+        for key in ("model_options", "train"):
+            if not isinstance(recipe.get(key) or {}, dict):
+                raise ValueError(f"{where}: {key} must be a mapping of option: value; got {recipe[key]!r}")
         model_options = {**options.get(model, {}), **(recipe.get("model_options") or {})}
         train = dict(recipe.get("train") or {})
-        if not isinstance(model_options, dict) or not isinstance(train, dict):
-            raise ValueError(f"{where}: model_options and train must be mappings")
         fixed = sorted(set(train) & FIXED_TRAIN_FIELDS)
         if fixed:
             raise ValueError(f"{where}: train may not set {', '.join(fixed)}; the script sets them for every run")
         try:
-            TrainConfig.from_dict({"data": "x", "model": model, "model_options": model_options, **train}, where=f"{where}: train")
+            TrainConfig.from_dict({"data": "x", "model": model, "model_options": model_options, **train}, where="train")
             if model != "kmer_lr":
                 make_config(model, **model_options)
         except (TypeError, ValueError) as err:
             raise ValueError(f"{where}: {err}") from None
         pretrain, pretrain_options = recipe.get("pretrain", False), {}
+        if pretrain is not None and not isinstance(pretrain, (bool, str)):
+            raise ValueError(f"{where}: pretrain must be true, false or the name of an earlier column that pretrains; got {pretrain!r}")
         if pretrain is True:
             pretrain, pretrain_options = f"{PRETRAIN}-{name}", model_options
         elif pretrain is False or pretrain is None:
@@ -455,11 +458,26 @@ def read_recipes(path: Path, builtin: dict[str, Column], options: dict[str, dict
             shared = {**builtin, **columns}.get(pretrain)
             if shared is None or shared.pretrain is None:
                 raise ValueError(f"{where}: pretrain must be true, false or the name of an earlier column that pretrains; got {pretrain!r}")
+            if model == "transformer":
+                check_fits_pretraining(model_options, shared, where)
             pretrain, pretrain_options = shared.pretrain, shared.pretrain_options
         if pretrain is not None and model != "transformer":
             raise ValueError(f"{where}: only a transformer starts from MLM pretraining, not {model}")
         columns[name] = Column(name, model, model_options, train, pretrain, dict(pretrain_options))
     return columns
+
+
+def check_fits_pretraining(model_options: dict[str, Any], shared: Column, where: str) -> None:
+    """A recipe that starts from another column's pretraining sets no option its encoder disagrees with
+    (found now, not after the pretraining of every table)."""
+    from dnabench.models import make_config
+    from dnabench.training.transfer import merged_config
+
+    try:
+        merged_config(make_config("transformer", **model_options), make_config("transformer", **shared.pretrain_options),
+                      model_options, f"(the pretraining of {shared.name})")
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
 
 
 def prepare_tables(args: argparse.Namespace, copies: Path, write: bool) -> tuple[list[tuple[str, int, Path, dict[str, int]]], list[str]]:
@@ -483,56 +501,86 @@ def prepare_tables(args: argparse.Namespace, copies: Path, write: bool) -> tuple
 
 def run_jobs_in_processes(jobs: list[Job], out: Path, args: argparse.Namespace) -> tuple[dict[Job, float], list[str]]:
     """Run each job as `this script ... --only TABLE:SEED:COLUMN`, `args.jobs` at a time, each on the
-    GPU that runs the fewest at that moment: {job: wall s}, failures. Finished runs are not started again."""
+    GPU that runs the fewest at that moment: {job: wall s}, failures. Finished runs are not started
+    again; the children read a copy of --recipes made now, so an edit of the file cannot reach them."""
+    import signal
+
     import torch
 
     logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    gpus = torch.cuda.device_count()
-    threads = str(max(1, (os.cpu_count() or 1) // args.jobs))
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    gpus = [g.strip() for g in visible.split(",") if g.strip()] if visible else [str(i) for i in range(torch.cuda.device_count())]
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = str(max(1, cpus // args.jobs))
+    base_env = {k: v for k, v in os.environ.items() if k not in DISTRIBUTED_ENV}  # no child joins a torchrun group
+    argv = list(args.argv)
+    if args.recipes is not None:
+        frozen = out / "recipes.yaml"
+        _write_text(frozen, args.recipes.read_text())
+        argv += ["--recipes", str(frozen)]
     done: dict[Job, float] = {}
     waiting = []
     for job in jobs:
-        if is_done(out / "runs" / job.table / f"seed{job.seed}" / job.column.name, "train"):
+        if is_done(run_folder(out / "runs", job), "train"):
             done[job] = 0.0
         else:
             waiting.append(job)
     running: dict[subprocess.Popen, tuple[Job, float, Path, Any, int]] = {}
     failed: list[str] = []
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         while waiting or running:
             while waiting and len(running) < args.jobs:
                 job = waiting.pop(0)
-                env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, PYTHONUNBUFFERED="1")
-                gpu = -1
-                if gpus > 1:
-                    busy = [sum(1 for *_, g in running.values() if g == i) for i in range(gpus)]
-                    gpu = busy.index(min(busy))
-                    env["CUDA_VISIBLE_DEVICES"] = str(gpu)
+                env = dict(base_env, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, PYTHONUNBUFFERED="1")
+                slot = -1
+                if len(gpus) > 1:
+                    busy = [sum(1 for *_, g in running.values() if g == i) for i in range(len(gpus))]
+                    slot = busy.index(min(busy))
+                    env["CUDA_VISIBLE_DEVICES"] = gpus[slot]
                 log = logs / f"{job.table}.seed{job.seed}.{job.column.name}.log"
                 handle = open(log, "w")
-                command = [sys.executable, str(Path(__file__).resolve()), *args.argv, "--out", str(out),
+                command = [sys.executable, str(Path(__file__).resolve()), *argv, "--out", str(out),
                            "--only", f"{job.table}:{job.seed}:{job.column.name}"]
                 proc = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env)
-                running[proc] = (job, time.perf_counter(), log, handle, gpu)
+                running[proc] = (job, time.perf_counter(), log, handle, slot)
             time.sleep(0.2)
             for proc in [p for p in running if p.poll() is not None]:
                 job, started, log, handle, _ = running.pop(proc)
                 handle.close()
                 what = f"{job.table} seed {job.seed} {job.column.name}"
-                if proc.returncode == 0:
+                if proc.returncode == 0 and is_done(run_folder(out / "runs", job), "train"):
                     done[job] = time.perf_counter() - started
                     print(f"{what}: finished in {done[job]:.0f} s ({len(done)} of {len(jobs)})", flush=True)
                 else:
                     tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-15:])
                     failed.append(f"{what} (exit {proc.returncode}, log {log}):\n{tail}")
                     print(f"FAILED {failed[-1]}", flush=True)
-    finally:  # interrupted: no run goes on without the call that started it
-        for proc, (*_, handle, _) in running.items():
+    finally:  # interrupted or killed: no run goes on without the call that started it
+        signal.signal(signal.SIGTERM, previous)
+        for proc in running:
             proc.terminate()
-            proc.wait()
+        for proc, (*_, handle, _) in running.items():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
             handle.close()
     return done, failed
+
+
+#: environment of a torchrun / Lightning DDP process, kept from --jobs children
+DISTRIBUTED_ENV = frozenset({"RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "NODE_RANK", "MASTER_ADDR", "MASTER_PORT"})
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def run_folder(runs_root: Path, job: Job) -> Path:
+    return runs_root / job.table / f"seed{job.seed}" / job.column.name
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -545,7 +593,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     first = first_process()
     columns = {c.name: c for c in args.columns}
     if args.only is not None:  # one run of a --jobs call: the copies exist
-        table, seed, name = args.only.split(":")
+        table, seed, name = args.only.rsplit(":", 2)
         path = copies / f"{table}.seed{seed}.parquet"
         if not path.is_file():
             raise SystemExit(f"--only {args.only}: no table copy {path}")
@@ -573,16 +621,23 @@ def main(argv: Optional[list[str]] = None) -> int:
         if job not in wall:
             continue
         seed_root = runs_root / job.table / f"seed{job.seed}"
-        if job.column.pretrain is not None:
-            check_pretrain_rows(seed_root / job.column.pretrain, counts[(job.table, job.seed)])
-        records.append(record(job.table, job.column.name, job.seed, seed_root / job.column.name, wall[job], runs_root))
-        print(f"{job.table} seed {job.seed} {job.column.name}: " + ", ".join(f"{m} {records[-1][m]:.3f}" for m in METRICS), flush=True)
+        what = f"{job.table} seed {job.seed} {job.column.name}"
+        try:
+            if job.column.pretrain is not None:
+                check_pretrain_rows(seed_root / job.column.pretrain, counts[(job.table, job.seed)])
+            records.append(record(job.table, job.column.name, job.seed, run_folder(runs_root, job), wall[job], runs_root))
+        except (OSError, ValueError, RuntimeError) as err:  # one bad run folder does not cost the table
+            failed.append(f"{what}: {err}")
+            continue
+        print(f"{what}: " + ", ".join(f"{m} {records[-1][m]:.3f}" for m in METRICS), flush=True)
     if not records:
-        print("no run finished", file=sys.stderr)
+        print("no run finished" + (":\n" + "\n".join(failed) if failed else ""), file=sys.stderr)
+        if not keep:
+            shutil.rmtree(out, ignore_errors=True)
         return 1
 
     frame = pd.DataFrame.from_records(records)
-    table_md, cells = summary_table(frame, [t.name for t in args.found], args.models)
+    table_md, cells = summary_table(frame, [t.name for t in args.found], args.models, len(args.seeds))
     n = len(args.seeds)
     recipes = [c for c in args.columns if c.name not in MODELS]
     lines = [
@@ -616,7 +671,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     if not keep:
         shutil.rmtree(runs_root, ignore_errors=True)
         shutil.rmtree(copies, ignore_errors=True)
-        shutil.rmtree(out / "logs", ignore_errors=True)
+        if not failed:  # the failure messages name the logs
+            shutil.rmtree(out / "logs", ignore_errors=True)
     print(f"results: {out / 'results.md'}, results.csv, results.json" + ("" if keep else " (run folders removed; pass --out to keep them)"))
     if failed:
         print(f"{len(failed)} run(s) failed; the table holds the others:\n" + "\n".join(failed), file=sys.stderr)

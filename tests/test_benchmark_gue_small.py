@@ -170,6 +170,10 @@ def test_recipes_add_columns_and_run_in_parallel_processes(tmp_path, capsys):
         ("a:\n  model: transformer\n  pretrain: cnn_fc\n", "recipe 'a': pretrain must be true, false or the name"),
         ("transformer:\n  model: transformer\n", "recipe 'transformer': the name is taken"),
         ("a: [1\n", "not valid YAML"),
+        ("a:\n  model: transformer\n  model_options: [1]\n", "recipe 'a': model_options must be a mapping"),
+        ("a:\n  model: transformer\n  pretrain: [1]\n", "recipe 'a': pretrain must be true, false"),
+        ("a:\n  model: transformer\n  model_options: {tokenizer: onehot}\n  pretrain: transformer_mlm\n",
+         "recipe 'a': --init (the pretraining of transformer_mlm): the source model has tokenizer='patch'"),
     ],
 )
 def test_recipe_mistakes_name_the_file_and_recipe(tmp_path, capsys, text, message):

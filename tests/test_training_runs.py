@@ -153,7 +153,8 @@ def test_evaluate_maps_an_outside_tables_label_column_with_label(short_run, tmp_
     expected = evaluate_run(run, str(same), out=tmp_path / "same.json").metrics
     result = runner.invoke(app, ["evaluate", str(run), "--data", str(renamed), "--label", "is_promoter", "--out", str(tmp_path / "r.json")])
     assert result.exit_code == 0, result.output
-    assert json.loads((tmp_path / "r.json").read_text())["auroc"] == pytest.approx(expected["auroc"])
+    written = json.loads((tmp_path / "r.json").read_text())
+    assert written["auroc"] == pytest.approx(expected["auroc"]) and written["label_columns"] == ["is_promoter"]
     for argv, message in [
         (["--data", str(renamed), "--label", "is_promoter,label"], "--label names 2 column(s) (is_promoter, label) but this run has 1 label(s)"),
         (["--data", str(renamed), "--label", "promoter"], "no label column(s) 'promoter' (columns:"),

@@ -348,14 +348,15 @@ def evaluate_run(
     result = scorer.compute(threshold=threshold if used != "val" or not own else None)
     if out is None:
         out = run / (f"eval_{used}.json" if own else f"eval_{_data_stem(Path(source))}_{used}.json")
-    out = _write_evaluation(out, {"data": source, "split": used, "rows": count, "precision": "bf16" if bf16 else "float32", **result})
+    mapped = {"label_columns": list(label_columns)} if label_columns is not None else {}
+    out = _write_evaluation(out, {"data": source, "split": used, "rows": count, **mapped, "precision": "bf16" if bf16 else "float32", **result})
     return Evaluation(result, source, used, count, out)
 
 
 def _check_label_columns(label_columns: Sequence[str] | None, own: bool, source: str) -> None:
     """`label_columns` name an outside table's columns; a store's labels are its own, named in its card."""
     if label_columns is not None and (own or Path(source).is_dir()):
-        what = "the run's own data" if own else "a store (its labels are named in its card)"
+        what = "the run's own data" if own else "a folder (a store or features: its labels are named in it)"
         raise ValueError(f"--label names the label columns of an outside table; {source} is {what}")
 
 
@@ -579,7 +580,8 @@ def _evaluate_estimator_run(
     result = score(spec, labels, targets, preds, threshold=threshold if used != "val" or not own else None)
     if out is None:
         out = run / (f"eval_{used}.json" if own else f"eval_{_data_stem(Path(source))}_{used}.json")
-    out = _write_evaluation(out, {"data": source, "split": used, "rows": count, "model": model.name, **result})
+    mapped = {"label_columns": list(label_columns)} if label_columns is not None else {}
+    out = _write_evaluation(out, {"data": source, "split": used, "rows": count, **mapped, "model": model.name, **result})
     return Evaluation(result, source, used, count, out)
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from dnabench.models import DNAModel, TransformerModel
 from dnabench.models.config import config_to_dict
 
-__all__ = ["init_from", "resolve_init_dir"]
+__all__ = ["init_from", "merged_config", "resolve_init_dir"]
 
 #: encoder fields that neither shape a weight nor change what a weight means
 _FREE_ENCODER_FIELDS = frozenset({"dropout", "attention_dropout", "relative_impl"})
@@ -52,9 +52,14 @@ def _given(options: Mapping[str, Any] | None) -> set[str]:
     return names
 
 
-def _merged_config(model: TransformerModel, source: TransformerModel, given: set[str], where: str):
-    """The new model's config: the source's front end and encoder shape, this run's head and free options."""
-    own, theirs = model.config, source.config
+def merged_config(own: Any, source: Any, given: Mapping[str, Any] | None, where: str) -> Any:
+    """The config a run with `given` model options builds from a `source` TransformerConfig: the
+    source's front end and encoder shape with this run's head, pooling and free options; an option
+    the run sets that disagrees with the source is a ValueError naming both values."""
+    return _merged(own, source, _given(given), where)
+
+
+def _merged(own: Any, theirs: Any, given: set[str], where: str) -> Any:
     mine_fe, src_fe = config_to_dict(own.frontend), config_to_dict(theirs.frontend)
     mine_enc, src_enc = config_to_dict(own.encoder), config_to_dict(theirs.encoder)
     if "max_positions" not in given and src_enc["positions"] != "absolute":
@@ -108,7 +113,7 @@ def init_from(
         )
     names = _given(given) | ({"tokenizer", "vocab_size", "k", "stride"} if own_tokenizer else set())
     _check_tokenizer(model, source, where)
-    config = _merged_config(model, source, names, where)
+    config = _merged(model.config, source.config, names, where)
     if config != model.config:
         model = TransformerModel(config, tokenizer=source.tokenizer)
     own = model.state_dict()
