@@ -195,5 +195,7 @@ def test_the_shipped_recipes_file_reads(tmp_path):
     recipes = [c for c in args.columns if c.name not in MODELS]
     assert recipes and all(c.model == "transformer" for c in recipes)
     assert [c.name for c in args.columns[: len(MODELS)]] == list(MODELS)
-    pretraining = [c for c in recipes if c.pretrain is not None]
-    assert all(c.pretrain == f"pretrain-{c.name}" and c.pretrain_options == c.model_options for c in pretraining)
+    own = {c.pretrain: c for c in recipes if c.pretrain == f"pretrain-{c.name}"}
+    assert own and all(c.pretrain_options == c.model_options for c in own.values())
+    shared = [c for c in recipes if c.pretrain is not None and c.pretrain not in (f"pretrain-{c.name}", "pretrain")]
+    assert all(c.pretrain in own and c.pretrain_options == own[c.pretrain].model_options for c in shared)
