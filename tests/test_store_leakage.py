@@ -1,4 +1,4 @@
-"""Leakage report: sequence hashes, identical sequences and overlapping intervals across splits vs brute force."""
+"""Leakage report: sequence hashes, identical sequences, overlapping intervals and shared k-mers vs brute force."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import itertools
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from dnabench.alphabet import reverse_complement
-from dnabench.data.leakage import identical_across_splits, leakage_report, overlaps_across_splits, sequence_hashes
+from dnabench.data.leakage import identical_across_splits, leakage_report, overlaps_across_splits, sequence_hashes, sharing_kmers
 
 SPLITS = ("train", "val", "test")
 
@@ -91,3 +92,61 @@ def test_overlaps_match_brute_force():
     # touching (end == start) is not overlapping; negative starts are fine
     t = overlaps_across_splits(np.array(["c", "c"]), np.array([-50, 0]), np.array([0, 10]), np.array([0, 2]), SPLITS)
     assert t["rows"] == 0
+
+
+LETTERS = "ACGTN"
+
+
+def _flat(records: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    lookup = np.zeros(256, dtype=np.uint8)
+    lookup[np.frombuffer(LETTERS.encode(), dtype=np.uint8)] = np.arange(len(LETTERS))
+    codes = lookup[np.frombuffer("".join(records).encode(), dtype=np.uint8)]
+    return codes, np.array([len(r) for r in records], dtype=np.int64)
+
+
+def _brute_sharing(records: list[str], reference: list[str], k: int) -> list[bool]:
+    table = str.maketrans("ACGT", "TGCA")
+    kmers = set()
+    for r in reference:
+        for i in range(len(r) - k + 1):
+            word = r[i : i + k]
+            if "N" not in word:
+                kmers.update((word, word.translate(table)[::-1]))
+    return [any(r[i : i + k] in kmers for i in range(len(r) - k + 1)) for r in records]
+
+
+def test_sharing_kmers_matches_brute_force_on_either_strand():
+    rng = np.random.default_rng(3)
+    def random_records(n):
+        return ["".join(rng.choice(list("ACGTN"), p=[0.24, 0.24, 0.24, 0.24, 0.04], size=rng.integers(1, 40))) for _ in range(n)]
+    reference, records = random_records(60), random_records(200)
+    for k in (3, 5, 8):
+        expected = _brute_sharing(records, reference, k)
+        assert sharing_kmers(*_flat(records), *_flat(reference), k=k).tolist() == expected
+        assert 0 < sum(expected) < len(records)  # both outcomes occur
+
+
+def test_sharing_kmers_counts_copies_not_boundaries_or_ns():
+    rng = np.random.default_rng(0)
+    ref = ["".join(rng.choice(list("ACGT"), 60)) for _ in range(2)]
+    rc = ref[1][10:40].translate(str.maketrans("ACGT", "TGCA"))[::-1]
+    across = ref[0][-12:] + ref[1][:12]  # 24 bases of the back-to-back reference, but of two records
+    with_n = ref[0][:12] + "N" + ref[0][13:30]
+    records = [ref[0][5:29], rc, across, with_n, ref[0][:23], "".join(rng.choice(list("ACGT"), 80))]
+    assert sharing_kmers(*_flat(records), *_flat(ref), k=24).tolist() == [True, True, False, False, False, False]
+    with pytest.raises(ValueError, match="k must be in 1..31"):
+        sharing_kmers(*_flat(records), *_flat(ref), k=32)
+
+
+def test_sharing_kmers_finds_gue_core_promoters_inside_the_300_bp_promoters(shared_data):
+    """GUE prom_core_all holds 70 bp cores of EPD promoters whose 300 bp windows make prom_300_all:
+    the cores that are copies of a 300 bp row are found, as a brute-force 24-mer search finds them."""
+    core_path = shared_data / "PromVary" / "GUE_prom_core_all" / "dev.csv"
+    long_path = shared_data / "PromVary" / "GUE_prom_300_all" / "dev.csv"
+    if not (core_path.is_file() and long_path.is_file()):
+        pytest.skip(f"{core_path} or {long_path} is not in the shared data")
+    cores = pd.read_csv(core_path)["sequence"].str.upper().tolist()[:1000]
+    long = pd.read_csv(long_path)["sequence"].str.upper().tolist()[:1500]
+    found = sharing_kmers(*_flat(cores), *_flat(long), k=24)
+    assert found.tolist() == _brute_sharing(cores, long, 24)
+    assert found.sum() >= 10

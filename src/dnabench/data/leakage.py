@@ -6,6 +6,10 @@ training windows on the genome. Random splits of promoter windows (PromVary) lea
 overlapping alternative promoters; chromosome splits (Methyl96) cannot overlap but can still
 share identical repeat sequences.
 
+Unlabeled sequences gathered for pretraining are screened against the rows a score is computed
+on by their shared k-mers (`sharing_kmers`): a pretraining sequence that holds any k-mer of a
+scored row, on either strand, is a copy of part of it, as a 300 bp promoter holds its 70 bp core.
+
 Sequences are compared by a 64-bit hash of their uint8 codes, computed for a whole batch at
 once: the codes are viewed as 64-bit words and folded with the splitmix64 finaliser, one
 vectorised step per 8 bases. With n sequences the chance of any false match is about
@@ -23,7 +27,7 @@ import pandas as pd
 from dnabench.data.splits import SPLITS
 
 
-__all__ = ["sequence_hashes", "identical_across_splits", "overlaps_across_splits", "leakage_report"]
+__all__ = ["sequence_hashes", "sharing_kmers", "identical_across_splits", "overlaps_across_splits", "leakage_report"]
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -62,6 +66,51 @@ def sequence_hashes(codes: np.ndarray) -> np.ndarray:
         for j in range(words.shape[1]):
             h = _mix(h ^ words[:, j])
     return h
+
+
+def _canonical_kmers(codes: np.ndarray, lengths: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every k-mer of records laid back to back (`codes`, record `lengths`) that holds no N and sits
+    inside one record, as the smaller of its two strands' 2-bit values: (values int64, record index)."""
+    codes = np.asarray(codes, dtype=np.uint8)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    n = codes.size
+    if n < k:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    m = n - k + 1
+    forward = np.zeros(m, np.int64)
+    backward = np.zeros(m, np.int64)
+    bases = np.minimum(codes, 3).astype(np.int64)
+    for j in range(k):  # k vectorised passes: window i reads bases i..i+k-1
+        forward = (forward << 2) | bases[j : j + m]
+        backward |= (3 - bases[j : j + m]) << (2 * j)  # the reverse complement: base j is its (k-1-j)-th
+    unknown = np.concatenate([[0], np.cumsum(codes >= 4)])
+    record = np.repeat(np.arange(lengths.size), lengths)
+    keep = (unknown[k:] - unknown[:m] == 0) & (record[: m] == record[k - 1 :])
+    return np.minimum(forward, backward)[keep], record[: m][keep]
+
+
+def sharing_kmers(
+    codes: np.ndarray, lengths: np.ndarray, reference_codes: np.ndarray, reference_lengths: np.ndarray, k: int = 24,
+) -> np.ndarray:
+    """Which records of `codes` share a k-mer, on either strand, with any record of the reference.
+
+    Both sets are records laid back to back with their lengths (as `dnabench.data.chunks.read_sequences`
+    returns them); k-mers that hold an N or cross two records do not count. Returns a bool per record.
+    At k = 24 two unrelated sequences share a k-mer by chance about once in 2^48 pairs of positions,
+    so a hit is a copy (or a repeat element both hold).
+    """
+    if not 1 <= k <= 31:
+        raise ValueError(f"k must be in 1..31 (2 bits a base in an int64), got {k}")
+    reference = np.sort(_canonical_kmers(reference_codes, reference_lengths, k)[0])
+    values, record = _canonical_kmers(codes, lengths, k)
+    shared = np.zeros(len(np.asarray(lengths)), dtype=bool)
+    if reference.size and values.size:
+        # sorted queries against the sorted reference: np.isin and np.unique are many times slower here
+        order = np.argsort(values)
+        queries = values[order]
+        found = reference[np.minimum(np.searchsorted(reference, queries), reference.size - 1)] == queries
+        shared[record[order[found]]] = True
+    return shared
 
 
 def _split_codes(split: pd.Series | np.ndarray, splits: Sequence[str]) -> np.ndarray:
