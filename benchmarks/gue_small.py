@@ -23,6 +23,12 @@ built-in ones, e.g.
     pretrain: true                      # MLM pretraining of its own first; or the name of a column
                                         # whose pretraining it starts from (transformer_mlm)
 
+More unlabeled sequences for pretraining (--pretrain-extra FASTA_OR_TABLE ...): every MLM
+pretraining then reads the training rows of its table and seed plus these sequences, less each
+one that shares a 24-mer, on either strand, with a validation or test row of that table and seed
+(`dnabench.data.leakage.sharing_kmers`: a 300 bp promoter holds its 70 bp core, a TF peak may sit
+in a promoter), in windows of the table's own length. The pools are written to OUT/tables/.
+
 Parallel runs (--jobs N): N runs at once, each in its own process (a small run leaves most of a
 GPU idle); with several GPUs the processes are spread over them. Each process's output goes to
 OUT/logs/. A failed run is reported with its log's end; the table keeps the runs that finished.
@@ -207,14 +213,62 @@ def run_pretrain(table_copy: Path, out: Path, seed: int, args: argparse.Namespac
             return out
         if first_process():
             fresh_folder(out)
+        inputs: dict[str, Any] = {"data": [str(table_copy)], "table_splits": ["train"]}
+        if args.pretrain_extra:
+            length = int(pd.read_parquet(table_copy, columns=["sequence"])["sequence"].str.len().max())
+            inputs = {"data": [str(pool_path(table_copy))], "length": length, "min_length": max(1, length // 2)}
         config = PretrainConfig(
-            data=[str(table_copy)], table_splits=["train"], out=str(out), model_options=dict(model_options),
+            **inputs, out=str(out), model_options=dict(model_options),
             max_steps=args.pretrain_steps, max_epochs=10_000, batch_size=args.batch, lr=args.pretrain_lr, seed=seed,
             val_fraction=0.05, devices=args.devices, progress=False,
         )
         with quiet_lightning():
             pretrain(config)
     return out
+
+
+def pretrain_folder(column: Column, args: argparse.Namespace) -> str:
+    """The folder of a column's pretraining: with --pretrain-extra, named by those files too, so that
+    a call with other extra sequences does not take an earlier pretraining for its own."""
+    if not args.pretrain_extra:
+        return str(column.pretrain)
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in args.pretrain_extra:
+        digest.update(f"{path.resolve()}:{path.stat().st_size}\n".encode())
+    return f"{column.pretrain}+pool-{digest.hexdigest()[:8]}"
+
+
+def pool_path(table_copy: Path) -> Path:
+    return table_copy.with_name(table_copy.name.replace(".parquet", ".pool.parquet"))
+
+
+def write_pretrain_pool(table_copy: Path, extra: list[tuple[np.ndarray, np.ndarray]], k: int = 24) -> str:
+    """The table copy's training rows + the `extra` sequences (codes back to back, lengths) that share
+    no k-mer with its val or test rows, as a one-column table beside the copy; a line saying what it holds."""
+    from dnabench.alphabet import CODE_TO_ASCII
+    from dnabench.data.leakage import sharing_kmers
+    from dnabench.data.tables import encode_sequences, write_table
+
+    rows = pd.read_parquet(table_copy, columns=["sequence", "split"])
+    scored = rows.loc[rows["split"] != "train", "sequence"].reset_index(drop=True)
+    padded, lengths = encode_sequences(scored, str(table_copy))
+    held_out = padded[np.arange(padded.shape[1])[None, :] < lengths[:, None]], lengths
+    kept = [rows.loc[rows["split"] == "train", "sequence"]]
+    total = dropped = 0
+    for codes, record_lengths in extra:
+        shared = sharing_kmers(codes, record_lengths, *held_out, k=k)
+        text = CODE_TO_ASCII[codes].tobytes().decode()
+        ends = np.cumsum(record_lengths)
+        records = [text[end - n : end] for end, n in zip(ends.tolist(), record_lengths.tolist())]
+        kept.append(pd.Series([r for r, leak in zip(records, shared.tolist()) if not leak], dtype=object))
+        total, dropped = total + len(records), dropped + int(shared.sum())
+    pool = pd.concat(kept, ignore_index=True).to_frame("sequence")
+    write_table(pool, pool_path(table_copy))
+    train = int((rows["split"] == "train").sum())
+    return (f"{train:,} training rows + {total - dropped:,} of {total:,} extra sequences "
+            f"({dropped:,} share a {k}-mer with a val or test row)")
 
 
 class _held:
@@ -257,7 +311,7 @@ def run_job(job: Job, runs_root: Path, args: argparse.Namespace) -> Path:
     seed_root = runs_root / job.table / f"seed{job.seed}"
     pretrained = None
     if job.column.pretrain is not None:
-        pretrained = run_pretrain(job.path, seed_root / job.column.pretrain, job.seed, args, job.column.pretrain_options)
+        pretrained = run_pretrain(job.path, seed_root / pretrain_folder(job.column, args), job.seed, args, job.column.pretrain_options)
     return run_train(job.column, job.path, seed_root / job.column.name, job.seed, args, init=pretrained)
 
 
@@ -339,6 +393,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=30, help="most epochs of a neural run; early stopping on val AUROC (default 30)")
     p.add_argument("--patience", type=int, default=5, help="validations without gain before stopping (default 5)")
     p.add_argument("--pretrain-steps", type=int, default=2000, help="MLM pretraining steps for transformer_mlm (default 2000)")
+    p.add_argument("--pretrain-extra", nargs="+", type=Path, default=[],
+                   help="FASTA files or tables of more unlabeled sequences for every MLM pretraining, less those that "
+                        "share a 24-mer with a scored row (see above)")
     p.add_argument("--batch", type=int, default=64, help="batch size of training and pretraining (default 64)")
     p.add_argument("--lr", type=float, default=3e-4, help="learning rate of the neural runs (default 3e-4)")
     p.add_argument("--pretrain-lr", type=float, default=3e-4, help="learning rate of MLM pretraining (default 3e-4)")
@@ -359,6 +416,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         p.error("--lr and --pretrain-lr must be > 0")
     if args.jobs > 1 and args.devices not in ("1", "auto"):
         p.error(f"--jobs {args.jobs} runs one process a run; it takes --devices 1, not {args.devices}")
+    absent = [str(f) for f in args.pretrain_extra if not f.is_file()]
+    if absent:
+        p.error(f"--pretrain-extra: no such file {', '.join(absent)}")
     missing = [str(r) for r in args.gue_root if not r.is_dir()]
     if missing:
         p.error(f"--gue-root: no such folder {', '.join(missing)}")
@@ -484,6 +544,16 @@ def prepare_tables(args: argparse.Namespace, copies: Path, write: bool) -> tuple
     """Each table's seeded split copy (written by the first process only) and a line describing each table."""
     prepared: list[tuple[str, int, Path, dict[str, int]]] = []
     described = []
+    extra: list[tuple[np.ndarray, np.ndarray]] = []
+    if write and args.pretrain_extra and any(c.pretrain is not None for c in args.columns):
+        from dnabench.data.chunks import read_sequences
+
+        for path in args.pretrain_extra:
+            try:
+                codes, lengths, _ = read_sequences(path)
+            except (OSError, ValueError) as err:
+                raise SystemExit(f"--pretrain-extra {path}: {err}") from None
+            extra.append((codes, lengths))
     for table in args.found:
         rows, dropped = read_gue(table)
         if args.smoke and len(rows) > SMOKE_ROWS:
@@ -495,6 +565,8 @@ def prepare_tables(args: argparse.Namespace, copies: Path, write: bool) -> tuple
             counts = write_split_copy(rows, seed, path) if write else {}
             if write:
                 check_same_split(path, seed)
+                if extra:
+                    described.append(f"pretraining pool of {table.name} seed {seed}: {write_pretrain_pool(path, extra)}")
             prepared.append((table.name, seed, path, counts))
     return prepared, described
 
@@ -624,7 +696,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         what = f"{job.table} seed {job.seed} {job.column.name}"
         try:
             if job.column.pretrain is not None:
-                check_pretrain_rows(seed_root / job.column.pretrain, counts[(job.table, job.seed)])
+                check_pretrain_rows(seed_root / pretrain_folder(job.column, args), counts[(job.table, job.seed)],
+                                    pool_path(job.path) if args.pretrain_extra else None)
             records.append(record(job.table, job.column.name, job.seed, run_folder(runs_root, job), wall[job], runs_root))
         except (OSError, ValueError, RuntimeError) as err:  # one bad run folder does not cost the table
             failed.append(f"{what}: {err}")
@@ -692,12 +765,14 @@ def describe_column(column: Column) -> str:
     return "; ".join(parts)
 
 
-def check_pretrain_rows(run: Path, counts: dict[str, int]) -> None:
-    """MLM pretraining read exactly the training rows of the seed's split (none of val or test)."""
+def check_pretrain_rows(run: Path, counts: dict[str, int], pool: Optional[Path] = None) -> None:
+    """MLM pretraining read exactly the training rows of the seed's split (none of val or test), or its pool."""
     inputs = json.loads((run / "run.json").read_text()).get("inputs", [])
     used = [i.get("rows_used") for i in inputs]
-    if used != [counts["train"]]:
-        raise RuntimeError(f"{run}: pretraining read {used} rows, expected the {counts['train']} training rows only")
+    expected = counts["train"] if pool is None else len(pd.read_parquet(pool, columns=["sequence"]))
+    if used != [expected]:
+        what = "training rows only" if pool is None else f"rows of its pool {pool.name}"
+        raise RuntimeError(f"{run}: pretraining read {used} rows, expected the {expected} {what}")
 
 
 if __name__ == "__main__":

@@ -199,3 +199,40 @@ def test_the_shipped_recipes_file_reads(tmp_path):
     assert own and all(c.pretrain_options == c.model_options for c in own.values())
     shared = [c for c in recipes if c.pretrain is not None and c.pretrain not in (f"pretrain-{c.name}", "pretrain")]
     assert all(c.pretrain in own and c.pretrain_options == own[c.pretrain].model_options for c in shared)
+
+
+def test_pretrain_extra_sequences_join_the_pool_less_copies_of_scored_rows(tmp_path, capsys, shared_data):
+    """--pretrain-extra: the pretraining reads the training rows plus the extra sequences (here the
+    janggu Oct4 peaks of the shared data and two planted records), less every one that holds a
+    24-mer of a val or test row on either strand: the planted copy and reverse complement."""
+    janggu = shared_data / "Track7878" / "janggu_oct4_mafk" / "sample.fa"
+    if not janggu.is_file():
+        pytest.skip(f"{janggu} is not in the shared data")
+    script = load_script()
+    write_gue_folder(tmp_path / "gue")
+    out = tmp_path / "out"
+    # the split copy decides which rows are scored: make it first, then plant copies of one of them
+    assert script.main(["--smoke", "--gue-root", str(tmp_path / "gue"), "--out", str(out), "--models", "kmer_lr"]) == 0
+    capsys.readouterr()
+    copy = pd.read_parquet(out / "tables" / "toy.seed0.parquet")
+    test_row = copy.loc[copy["split"] == "test", "sequence"].iloc[0]
+    rc = test_row[::-1].translate(str.maketrans("ACGT", "TGCA"))
+    planted = tmp_path / "planted.fa"
+    planted.write_text(f">copy\nGGGG{test_row[:30]}CCCC\n>rc\nAAAA{rc}TTTT\n>other\n{'ACGTTGCA' * 8}\n")
+    argv = ["--smoke", "--gue-root", str(tmp_path / "gue"), "--out", str(out), "--models", "transformer_mlm",
+            "--pretrain-extra", str(janggu), str(planted)]
+    assert script.main(argv) == 0
+    printed = capsys.readouterr().out
+    pool = pd.read_parquet(out / "tables" / "toy.seed0.pool.parquet")["sequence"].tolist()
+    train_rows = copy.loc[copy["split"] == "train", "sequence"].tolist()
+    assert pool[: len(train_rows)] == train_rows and "ACGTTGCA" * 8 in pool
+    assert not any(test_row[:30] in s or rc in s for s in pool[len(train_rows):])
+    janggu_records = sum(1 for line in janggu.read_text().splitlines() if line.startswith(">"))
+    dropped = janggu_records + 3 - (len(pool) - len(train_rows))
+    assert dropped >= 2
+    assert (f"pretraining pool of toy seed 0: {len(train_rows):,} training rows + {janggu_records + 3 - dropped:,} of "
+            f"{janggu_records + 3:,} extra sequences ({dropped:,} share a 24-mer with a val or test row)") in printed
+    folders = [p.name for p in (out / "runs" / "toy" / "seed0").iterdir() if p.name.startswith("pretrain")]
+    assert len(folders) == 1 and folders[0].startswith("pretrain+pool-")
+    inputs = json.loads((out / "runs" / "toy" / "seed0" / folders[0] / "run.json").read_text())["inputs"]
+    assert [i["rows_used"] for i in inputs] == [len(pool)]
