@@ -202,6 +202,18 @@ def test_init_with_a_mismatched_tokenizer_or_shape_fails_clearly(tmp_path):
         init_from(model, tmp_path)
 
 
+def test_merged_config_takes_the_source_shape_and_refuses_a_conflicting_option():
+    from dnabench.models import make_config
+    from dnabench.training.transfer import merged_config
+
+    source = make_config("transformer", tokenizer="onehot", hidden_size=64, num_heads=4, ffn_size=128)
+    merged = merged_config(make_config("transformer", pooling="mean", dropout=0.3), source, {"pooling": "mean", "dropout": 0.3}, "src")
+    assert (merged.frontend, merged.encoder.hidden_size) == (source.frontend, 64)
+    assert merged.pooling == "mean" and merged.encoder.dropout == 0.3
+    with pytest.raises(ValueError, match="--init src: the source model has tokenizer='onehot' but this run asks for tokenizer='patch'"):
+        merged_config(make_config("transformer", tokenizer="patch"), source, {"tokenizer": "patch"}, "src")
+
+
 def test_pretrain_then_train_init_end_to_end(pretrained, tmp_path):
     from dnabench.models import DNAModel, build_model
     from dnabench.training.transfer import init_from

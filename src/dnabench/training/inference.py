@@ -258,11 +258,11 @@ def _outside_table(
         raise InputError(
             path,
             f"--label names {len(wanted)} column(s) ({', '.join(wanted)}) but this run has {len(labels.names)} label(s) "
-            f"({', '.join(list(labels.names)[:5])}{', ...' if len(labels.names) > 5 else ''}); give one column a label, in that order",
+            f"({', '.join(list(labels.names)[:5])}{', ...' if len(labels.names) > 5 else ''}); give one column per label, in that order",
         )
     missing = [name for name in wanted if name not in columns.values()]
     if missing:
-        hint = ("; name the table's label columns with --label" if label_columns is None else "")
+        hint = "; name the table's label columns with --label" if label_columns is None else ""
         raise InputError(
             path,
             f"no label column(s) {', '.join(map(repr, missing))} {'of this run ' if label_columns is None else ''}"
