@@ -5,7 +5,7 @@ own layout prom/NAME and tf/N), its train.csv + dev.csv + test.csv stacked (whic
 sequences seen twice kept once (so that no sequence sits in two splits). For every seed the rows
 are split 80/10/10 by `dnabench.data.splits.random_split`, the split dnabench train draws for a
 table without a split column; the script writes that split as a `split` column into a copy of
-the table (RUN/tables/), so supervised runs and MLM pretraining read one explicit split.
+the table (OUT/tables/), so supervised runs and MLM pretraining read one explicit split.
 
 Models: kmer_lr (k-mer spectrum + logistic regression), cnn_fc, cnn_lstm, transformer from
 scratch, and transformer_mlm: the transformer after MLM pretraining on the sequences of the
@@ -18,7 +18,7 @@ built-in ones, e.g.
 
   transformer_mean_rc:                  # the column's name
     model: transformer                  # kmer_lr, cnn_fc, cnn_lstm or transformer
-    model_options: {pooling: mean}      # as dnabench train --model-options
+    model_options: {pooling: mean}      # as model_options of a dnabench train --config file
     train: {reverse_complement_augment: true, lr: 0.0005}   # TrainConfig fields over the script's defaults
     pretrain: true                      # MLM pretraining of its own first; or the name of a column
                                         # whose pretraining it starts from (transformer_mlm)

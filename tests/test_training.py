@@ -72,9 +72,10 @@ def test_cli_train_evaluate_predict(tmp_path):
         app,
         ["train", "--data", str(table), "--model", "transformer", "--out", str(run), "--max-epochs", "3",
          "--batch-size", "32", "--lr", "3e-3", "--no-progress", "--tokenizer", "kmer", "--positions", "relative",
-         "--hidden-size", "64", "--layers", "2", "--heads", "4", "--precision", "32"],
+         "--hidden-size", "64", "--layers", "2", "--heads", "4", "--precision", "32", "--pooling", "mean"],
     )
     assert result.exit_code == 0, result.output
+    assert json.loads((run / "best" / "config.json").read_text())["config"]["pooling"] == "mean"
     for name in ("config.yaml", "run.json", "metrics.json", "logs/metrics.csv", "best/config.json", "last/model.safetensors",
                  "checkpoints/best.ckpt", "checkpoints/last.ckpt", "test_predictions.parquet"):
         assert (run / name).exists(), name

@@ -56,9 +56,9 @@ def test_cli_reports_a_bad_model_option_before_reading_data(tmp_path):
     res = CliRunner().invoke(app, ["train", "--data", str(table), "--out", str(tmp_path / "r"), "--model", "cnn_fc", "--layers", "2"])
     assert res.exit_code == 2 and "num_layers" in res.output
     help_text = " ".join(CliRunner().invoke(app, ["train", "--help"], terminal_width=200).output.replace("│", " ").split())
-    for flag in ("--tokenizer", "--positions", "--hidden-size", "--layers", "--heads", "--dropout", "--k", "--weight-decay", "--patience"):
+    for flag in ("--tokenizer", "--positions", "--hidden-size", "--layers", "--heads", "--dropout", "--pooling", "--k", "--weight-decay", "--patience"):
         assert flag in help_text, flag
-    assert "onehot | kmer | patch | bpe" in help_text and "rotary | relative | absolute" in help_text
+    assert "onehot | kmer | patch | bpe" in help_text and "rotary | relative | absolute" in help_text and "cls | mean" in help_text
 
 
 def test_yaml_numbers_as_pyyaml_reads_them(tmp_path):

@@ -39,7 +39,7 @@ def _model_help() -> dict[str, tuple[str, object]]:
     """Help of the model flags, with the choices and defaults of the Transformer's config."""
     from typing import get_args
 
-    from dnabench.models.config import DEFAULT_K, EncoderConfig, FrontendConfig, PositionKind, TokenizerKind
+    from dnabench.models.config import DEFAULT_K, EncoderConfig, FrontendConfig, PoolingKind, PositionKind, TokenizerKind, TransformerConfig
 
     fe, enc = FrontendConfig(), EncoderConfig()
     return {
@@ -50,6 +50,8 @@ def _model_help() -> dict[str, tuple[str, object]]:
         "num_layers": ("Transformer layers.", enc.num_layers),
         "num_heads": ("Attention heads.", enc.num_heads),
         "dropout": ("Dropout of the Transformer encoder or the CNN's conv stack.", enc.dropout),
+        "pooling": (f"Transformer sequence vector: {' | '.join(get_args(PoolingKind))} (the mean of the real tokens after CLS).",
+                    TransformerConfig().pooling),
     }
 
 
@@ -101,6 +103,7 @@ def train(
     layers: Annotated[Optional[int], typer.Option(help=_MODEL["num_layers"][0], show_default=str(_MODEL["num_layers"][1]), rich_help_panel=_MODEL_PANEL)] = None,
     heads: Annotated[Optional[int], typer.Option(help=_MODEL["num_heads"][0], show_default=str(_MODEL["num_heads"][1]), rich_help_panel=_MODEL_PANEL)] = None,
     dropout: Annotated[Optional[float], typer.Option(help=_MODEL["dropout"][0], show_default=f"{_MODEL['dropout'][1]}; CNN 0.2", rich_help_panel=_MODEL_PANEL)] = None,
+    pooling: Annotated[Optional[str], typer.Option(help=_MODEL["pooling"][0], show_default=str(_MODEL["pooling"][1]), rich_help_panel=_MODEL_PANEL)] = None,
     tokenizer_path: Annotated[Optional[str], typer.Option(help="Folder of a trained BPE tokenizer.", show_default="none", rich_help_panel=_MODEL_PANEL)] = None,
     genome: Annotated[Optional[str], typer.Option(help="Genome cache for stores that keep coordinates.", show_default="the cache in the store's card")] = None,
     max_epochs: Annotated[Optional[int], typer.Option(help="Epochs at most (early stopping may end sooner).", show_default=_default("max_epochs"), rich_help_panel=_OPT_PANEL)] = None,
@@ -143,7 +146,7 @@ def train(
         "wandb_project": wandb_project, "progress": progress, "verbose": verbose,
     }
     model_flags = {"tokenizer": tokenizer, "positions": positions, "k": k, "hidden_size": hidden_size, "num_layers": layers,
-                   "num_heads": heads, "dropout": dropout}
+                   "num_heads": heads, "dropout": dropout, "pooling": pooling}
     model_flags = {key: value for key, value in model_flags.items() if value is not None}
     if resume is not None:
         if model_flags:
