@@ -149,6 +149,7 @@ def test_recipes_add_columns_and_run_in_parallel_processes(tmp_path, capsys):
         assert json.loads((seed_root / name / "best" / "config.json").read_text())["config"]["pooling"] == "mean"
     config = yaml.safe_load((seed_root / "mean_rc" / "config.yaml").read_text())
     assert config["reverse_complement_augment"] is True and config["lr"] == 0.001
+    assert config["min_epochs"] == 1  # --min-epochs 10, held to the smoke run's single epoch
     assert yaml.safe_load((seed_root / "mean_mlm" / "config.yaml").read_text())["init"] == str(seed_root / "pretrain")
     assert (out / "logs" / "toy.seed0.mean_rc.log").is_file()
     # a second call starts no finished run again and prints the same cell

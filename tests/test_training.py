@@ -266,3 +266,19 @@ def test_shorter_table_rows_are_predicted_as_they_were_trained(tmp_path):
     with pytest.warns(UserWarning, match="N-padded on the right"):
         predicted = predict_file(run, table, tmp_path / "p.csv")
     np.testing.assert_allclose(predicted["pred_label"].to_numpy()[tested["index"].to_numpy()], tested["pred_label"].to_numpy(), atol=1e-5)
+
+
+def test_min_epochs_holds_early_stopping_back(tmp_path):
+    """Labels that cannot be learned (shuffled) and patience 1: early stopping ends the run after
+    two epochs, unless min_epochs asks for more; the best checkpoint is still the best validation."""
+    table = synthetic_table(tmp_path / "motif.csv", rows=128)
+    frame = pd.read_csv(table)
+    frame.assign(label=np.random.default_rng(1).permutation(frame["label"].to_numpy())).to_csv(table, index=False)
+    epochs = {}
+    for minimum in (0, 5):
+        run = train(TrainConfig(data=str(table), model="cnn_fc", model_options=SMALL_CNN, out=str(tmp_path / f"min{minimum}"),
+                                max_epochs=8, min_epochs=minimum, patience=1, batch_size=32, lr=1e-2, progress=False))
+        epochs[minimum] = json.loads((run / "metrics.json").read_text())["epochs"]
+    assert epochs[0] < 5 <= epochs[5] < 8, epochs
+    with pytest.raises(ValueError, match=r"min_epochs must be in \[0, max_epochs=3\], got 4"):
+        TrainConfig(data="t.csv", max_epochs=3, min_epochs=4)

@@ -107,6 +107,7 @@ def train(
     tokenizer_path: Annotated[Optional[str], typer.Option(help="Folder of a trained BPE tokenizer.", show_default="none", rich_help_panel=_MODEL_PANEL)] = None,
     genome: Annotated[Optional[str], typer.Option(help="Genome cache for stores that keep coordinates.", show_default="the cache in the store's card")] = None,
     max_epochs: Annotated[Optional[int], typer.Option(help="Epochs at most (early stopping may end sooner).", show_default=_default("max_epochs"), rich_help_panel=_OPT_PANEL)] = None,
+    min_epochs: Annotated[Optional[int], typer.Option(help="Epochs before early stopping may end the run.", show_default=_default("min_epochs"), rich_help_panel=_OPT_PANEL)] = None,
     max_steps: Annotated[Optional[int], typer.Option(help="Optimizer steps at most; -1: no limit. Validation runs after the last step.", show_default=_default("max_steps"), rich_help_panel=_OPT_PANEL)] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Samples a step (per device).", show_default=_default("batch_size"), rich_help_panel=_OPT_PANEL)] = None,
     lr: Annotated[Optional[float], typer.Option(help="Peak learning rate (linear warmup, then linear decay to 0).", show_default=_default("lr"), rich_help_panel=_OPT_PANEL)] = None,
@@ -137,7 +138,7 @@ def train(
 
     overrides = {
         "data": data, "model": model, "out": str(out) if out else None, "init": init, "tokenizer_path": tokenizer_path,
-        "genome": genome, "max_epochs": max_epochs, "max_steps": max_steps, "batch_size": batch_size, "lr": lr,
+        "genome": genome, "max_epochs": max_epochs, "min_epochs": min_epochs, "max_steps": max_steps, "batch_size": batch_size, "lr": lr,
         "warmup_fraction": warmup_fraction, "weight_decay": weight_decay, "grad_clip": grad_clip, "loss": loss, "patience": patience,
         "seed": seed, "devices": devices, "accelerator": accelerator, "num_nodes": num_nodes, "precision": precision,
         "num_workers": num_workers, "val_check_interval": val_check_interval, "max_shift": shift, "reverse_complement_augment": rc,

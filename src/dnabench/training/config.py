@@ -122,6 +122,8 @@ class TrainConfig(RunConfig):
     init: Optional[str] = None
     tokenizer_path: Optional[str] = None
     max_epochs: int = 10
+    #: epochs before early stopping may end the run (a model that starts slowly, on few rows)
+    min_epochs: int = 0
     max_steps: int = -1
     batch_size: int = 64
     lr: float = 1e-4
@@ -160,6 +162,8 @@ class TrainConfig(RunConfig):
         for name in ("max_epochs", "batch_size", "num_nodes", "patience"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.min_epochs <= self.max_epochs:
+            raise ValueError(f"min_epochs must be in [0, max_epochs={self.max_epochs}], got {self.min_epochs}")
         if self.max_steps < -1 or self.max_steps == 0:
             raise ValueError(f"max_steps must be -1 (no limit) or >= 1, got {self.max_steps}")
         for name in ("weight_decay", "grad_clip", "num_workers", "checkpoint_every_steps", "batch_norm_batches"):

@@ -108,6 +108,7 @@ def make_trainer(config: Any, out: Path, callbacks: list[Callback], loggers: lis
     many = devices not in (1, "1") or config.num_nodes > 1
     return L.Trainer(
         max_epochs=config.max_epochs,
+        min_epochs=getattr(config, "min_epochs", 0) or None,  # early stopping waits for them
         max_steps=config.max_steps,
         accelerator=config.accelerator,
         devices=devices,
