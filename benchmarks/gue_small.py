@@ -472,19 +472,13 @@ def builtin_columns(options: dict[str, dict[str, Any]]) -> dict[str, Column]:
 
 def read_recipes(path: Path, builtin: dict[str, Column], options: dict[str, dict[str, Any]]) -> dict[str, Column]:
     """Named recipes of a YAML file as columns; every mistake names the file and the recipe."""
-    import yaml
-
     from dnabench.models import make_config
-    from dnabench.training.config import TrainConfig
+    from dnabench.training.config import TrainConfig, read_yaml_mapping
 
-    if not path.is_file():
-        raise ValueError(f"--recipes {path}: no such file")
     try:
-        loaded = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ValueError(f"--recipes {path}: not valid YAML ({' '.join(str(err).split())})") from None
-    if not isinstance(loaded, dict):
-        raise ValueError(f"--recipes {path}: expected a mapping of recipe name: recipe")
+        loaded = read_yaml_mapping(path, "recipe name: recipe")
+    except (OSError, ValueError) as err:
+        raise ValueError(f"--recipes {err}") from None
     columns: dict[str, Column] = {}
     for name, recipe in loaded.items():
         where = f"--recipes {path}: recipe {name!r}"

@@ -81,21 +81,27 @@ class RunConfig:
         return cls(**data)
 
 
+def read_yaml_mapping(path: str | os.PathLike, expected: str = "option: value") -> dict[str, Any]:
+    """A YAML file that holds one mapping (empty: {}); a missing file, bad YAML or another kind of
+    document is an error that names the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        loaded = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{path}: expected a mapping of {expected}")
+    return loaded
+
+
 def read_yaml_options(path: str | os.PathLike | None, overrides: dict[str, Any], model_options: dict[str, Any] | None = None) -> dict[str, Any]:
     """A YAML file's options (optional) with command-line overrides on top (None overrides are
     ignored) and `model_options` flags laid over the file's `model_options`."""
     data: dict[str, Any] = {}
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such file")
-        try:
-            loaded = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ValueError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
-        if not isinstance(loaded, dict):
-            raise ValueError(f"{path}: expected a mapping of option: value")
-        data.update(loaded)
+        data.update(read_yaml_mapping(path))
     data.update({k: v for k, v in overrides.items() if v is not None})
     if model_options:
         data["model_options"] = {**(data.get("model_options") or {}), **model_options}
