@@ -204,12 +204,13 @@ def run_pretrain(table_copy: Path, out: Path, seed: int, args: argparse.Namespac
     (--jobs processes only: a DDP run's own ranks re-run this and must not wait for rank 0)."""
     import contextlib
 
+    from dnabench.io.files import file_lock
     from dnabench.training.pretrain import PretrainConfig, pretrain
     from dnabench.training.run import quiet_lightning
 
     out.parent.mkdir(parents=True, exist_ok=True)
     shared = args.only is not None
-    with _held(out.with_name(f".{out.name}.lock")) if shared else contextlib.nullcontext():
+    with file_lock(out.with_name(f".{out.name}.lock")) if shared else contextlib.nullcontext():
         if is_done(out, PRETRAIN):
             return out
         if first_process():
@@ -245,48 +246,42 @@ def pool_path(table_copy: Path) -> Path:
     return table_copy.with_name(table_copy.name.replace(".parquet", ".pool.parquet"))
 
 
-def write_pretrain_pool(table_copy: Path, extra: list[tuple[np.ndarray, np.ndarray]], k: int = 24) -> str:
-    """The table copy's training rows + the `extra` sequences (codes back to back, lengths) that share
-    no k-mer with its val or test rows, as a one-column table beside the copy; a line saying what it holds."""
-    from dnabench.alphabet import CODE_TO_ASCII
-    from dnabench.data.leakage import sharing_kmers
-    from dnabench.data.tables import encode_sequences, write_table
+@dataclass
+class ExtraSequences:
+    """One --pretrain-extra file: its records back to back (for the k-mer screen) and as text (for the pools)."""
 
-    rows = pd.read_parquet(table_copy, columns=["sequence", "split"])
-    scored = rows.loc[rows["split"] != "train", "sequence"].reset_index(drop=True)
-    padded, lengths = encode_sequences(scored, str(table_copy))
-    held_out = padded[np.arange(padded.shape[1])[None, :] < lengths[:, None]], lengths
-    kept = [rows.loc[rows["split"] == "train", "sequence"]]
-    total = dropped = 0
-    for codes, record_lengths in extra:
-        shared = sharing_kmers(codes, record_lengths, *held_out, k=k)
+    codes: np.ndarray
+    lengths: np.ndarray
+    records: pd.Series
+
+    @classmethod
+    def read(cls, path: Path) -> "ExtraSequences":
+        from dnabench.alphabet import CODE_TO_ASCII
+        from dnabench.data.chunks import read_sequences
+
+        codes, lengths, _ = read_sequences(path)
         text = CODE_TO_ASCII[codes].tobytes().decode()
-        ends = np.cumsum(record_lengths)
-        records = [text[end - n : end] for end, n in zip(ends.tolist(), record_lengths.tolist())]
-        kept.append(pd.Series([r for r, leak in zip(records, shared.tolist()) if not leak], dtype=object))
-        total, dropped = total + len(records), dropped + int(shared.sum())
-    pool = pd.concat(kept, ignore_index=True).to_frame("sequence")
-    write_table(pool, pool_path(table_copy))
-    train = int((rows["split"] == "train").sum())
-    return (f"{train:,} training rows + {total - dropped:,} of {total:,} extra sequences "
+        starts = np.cumsum(lengths) - lengths
+        return cls(codes, lengths, pd.Series([text[a : a + n] for a, n in zip(starts.tolist(), lengths.tolist())], dtype=object))
+
+
+def write_pretrain_pool(table_copy: Path, extra: list[ExtraSequences], k: int = 24) -> str:
+    """The table copy's training rows + the `extra` sequences that share no k-mer with its val or
+    test rows, as a one-column table beside the copy; a line saying what it holds."""
+    from dnabench.data.chunks import read_sequences
+    from dnabench.data.leakage import sharing_kmers
+    from dnabench.data.tables import write_table
+
+    held_out_codes, held_out_lengths, _ = read_sequences(table_copy, ("val", "test"))
+    train = pd.read_parquet(table_copy, columns=["sequence", "split"]).query("split == 'train'")["sequence"]
+    kept, total, dropped = [train], 0, 0
+    for sequences in extra:
+        shared = sharing_kmers(sequences.codes, sequences.lengths, held_out_codes, held_out_lengths, k=k)
+        kept.append(sequences.records[~shared])
+        total, dropped = total + shared.size, dropped + int(shared.sum())
+    write_table(pd.concat(kept, ignore_index=True).to_frame("sequence"), pool_path(table_copy))
+    return (f"{len(train):,} training rows + {total - dropped:,} of {total:,} extra sequences "
             f"({dropped:,} share a {k}-mer with a val or test row)")
-
-
-class _held:
-    """An exclusive flock on `path` for the block (the file stays; a lock file holds no result)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> "_held":
-        import fcntl
-
-        self.handle = open(self.path, "a")
-        fcntl.flock(self.handle, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.handle.close()
 
 
 def run_train(column: Column, table_copy: Path, out: Path, seed: int, args: argparse.Namespace, init: Optional[Path] = None) -> Path:
@@ -545,16 +540,13 @@ def prepare_tables(args: argparse.Namespace, copies: Path, write: bool) -> tuple
     """Each table's seeded split copy (written by the first process only) and a line describing each table."""
     prepared: list[tuple[str, int, Path, dict[str, int]]] = []
     described = []
-    extra: list[tuple[np.ndarray, np.ndarray]] = []
+    extra: list[ExtraSequences] = []
     if write and args.pretrain_extra and any(c.pretrain is not None for c in args.columns):
-        from dnabench.data.chunks import read_sequences
-
         for path in args.pretrain_extra:
             try:
-                codes, lengths, _ = read_sequences(path)
+                extra.append(ExtraSequences.read(path))
             except (OSError, ValueError) as err:
                 raise SystemExit(f"--pretrain-extra {path}: {err}") from None
-            extra.append((codes, lengths))
     for table in args.found:
         rows, dropped = read_gue(table)
         if args.smoke and len(rows) > SMOKE_ROWS:

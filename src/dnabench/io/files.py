@@ -192,6 +192,26 @@ def check_target(
 
 
 @contextlib.contextmanager
+def file_lock(path: str | os.PathLike) -> Iterator[None]:
+    """An exclusive lock on `path` held by this process until the block ends (or the process dies:
+    the system releases it, so a killed process never leaves a lock behind). Where the platform has
+    no `fcntl` (Windows) the block runs unlocked."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
 def atomic_dir(
     final: str | os.PathLike,
     overwrite: bool = False,
