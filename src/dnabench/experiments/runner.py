@@ -40,6 +40,7 @@ from dnabench.experiments.config import ExperimentConfig, load_experiment
 from dnabench.experiments.plan import Plan, Step, build_plan, format_seconds, select
 from dnabench.experiments.results import load_reference, write_results
 from dnabench.experiments.steps import check_step, execute_step, move_aside, step_state
+from dnabench.io.files import file_lock
 
 __all__ = ["BenchmarkResult", "StepBlocked", "StepFailed", "changed_steps", "check_plan", "print_plan", "run_benchmark", "schedule"]
 
@@ -145,25 +146,6 @@ def schedule(
                 finished(step, error)
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock on `path` held by this process until the block ends (or the process dies:
-    the system releases it, so a killed runner never leaves a lock behind). Where the platform has
-    no `fcntl` (Windows) the block runs unlocked."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX
-        yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _step_lock_path(out: Path, step_id: str) -> Path:
     return out / "locks" / (step_id.replace("/", "__") + ".lock")
 
@@ -181,7 +163,7 @@ class _State:
         self.path = out / STATE_FILE
         self._lock_path = out / "locks" / "state.lock"
         self._lock = threading.Lock()  # steps on several GPUs finish from their own threads
-        with self._lock, _file_lock(self._lock_path):
+        with self._lock, file_lock(self._lock_path):
             self.steps: dict[str, dict[str, Any]] = self._read(keep_damaged=True)
 
     def _read(self, keep_damaged: bool = False) -> dict[str, dict[str, Any]]:
@@ -202,11 +184,11 @@ class _State:
 
     def refresh(self) -> None:
         """Take in what other processes recorded since."""
-        with self._lock, _file_lock(self._lock_path):
+        with self._lock, file_lock(self._lock_path):
             self.steps = self._read()
 
     def set(self, step_id: str, **fields: Any) -> None:
-        with self._lock, _file_lock(self._lock_path):
+        with self._lock, file_lock(self._lock_path):
             self.steps = self._read()
             self.steps.setdefault(step_id, {}).update(fields)
             tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
@@ -263,11 +245,24 @@ def _places(plan: Plan) -> list[tuple[str, str]]:
     return sorted(places.items(), key=lambda item: -len(item[0]))
 
 
-def changed_steps(plan: Plan, records: dict[str, dict[str, Any]]) -> set[str]:
-    """Steps finished (or started) by this benchmark with other settings or data than `plan` has now."""
-    now, before = step_fingerprints(plan), step_fingerprints(plan, legacy=True)
-    return {step_id for step_id, record in records.items()
-            if step_id in now and record.get("fingerprint") is not None and record["fingerprint"] not in (now[step_id], before[step_id])}
+def changed_steps(plan: Plan, records: dict[str, dict[str, Any]], accepted: dict[str, set[str]] | None = None) -> set[str]:
+    """Steps finished (or started) by this benchmark with other settings or data than `plan` has now
+    (`accepted`: the plan's fingerprints from `accepted_fingerprints`, when already computed)."""
+    accepted = accepted_fingerprints(plan) if accepted is None else accepted
+    return {step_id for step_id, record in records.items() if _changed(record, accepted.get(step_id))}
+
+
+def accepted_fingerprints(plan: Plan, now: dict[str, str] | None = None) -> dict[str, set[str]]:
+    """Each step's fingerprint now (`now`, when already computed) and in the older path-absolute
+    form, either of which a record may hold."""
+    now = step_fingerprints(plan) if now is None else now
+    before = step_fingerprints(plan, legacy=True)
+    return {step_id: {value, before[step_id]} for step_id, value in now.items()}
+
+
+def _changed(record: dict[str, Any], accepted: set[str] | None) -> bool:
+    recorded = record.get("fingerprint")
+    return accepted is not None and recorded is not None and recorded not in accepted
 
 
 def _now() -> str:
@@ -350,18 +345,20 @@ def run_benchmark(
     if not isinstance(config, ExperimentConfig):
         config = load_experiment(config, scale)
     out = Path(out)
-    plan = select(build_plan(config, out, Path(stores) if stores is not None else Path("stores")), list(only or []))
+    full = build_plan(config, out, Path(stores) if stores is not None else Path("stores"))  # plan.json holds every step,
+    plan = select(full, list(only or []))  # so results of earlier --only calls count
     ref = load_reference(reference)
     result = BenchmarkResult(plan, out, dry_run=dry_run)
-    full = build_plan(config, out, Path(plan.stores))  # plan.json holds every step, so results of earlier --only calls count
+    prints = step_fingerprints(full)
+    accepted = accepted_fingerprints(full, prints)
+    changed_now = changed_steps(full, _read_records(out / STATE_FILE), accepted)
     if dry_run:
-        changed_now = changed_steps(full, _read_records(out / STATE_FILE))
         print_plan(plan, console, changed_now)
         result.problems = check_plan(plan, changed_now)
         for problem in result.problems:
             console.print(f"[yellow]would fail:[/] {problem}", soft_wrap=True, markup=True, highlight=False)
         return result
-    problems = check_plan(plan, changed_steps(full, _read_records(out / STATE_FILE)))
+    problems = check_plan(plan, changed_now)
     if problems:
         raise ValueError(f"{len(problems)} step(s) cannot start:\n  " + "\n  ".join(problems))
     out.mkdir(parents=True, exist_ok=True)
@@ -370,14 +367,10 @@ def run_benchmark(
     _write_json(out / PLAN_FILE, merged.to_dict())
     state = _State(out)
     made = set(state.steps)  # folders an earlier call of this benchmark started
-    prints = step_fingerprints(full)
-    legacy = step_fingerprints(full, legacy=True)
-    accepted = {step_id: {value, legacy[step_id]} for step_id, value in prints.items()}
 
     def changed(step: Step) -> bool:
         """Finished by this benchmark with other settings or data than the plan's now."""
-        recorded = state.steps.get(step.id, {}).get("fingerprint")
-        return recorded is not None and recorded not in accepted[step.id]
+        return _changed(state.steps.get(step.id, {}), accepted[step.id])
 
     def results_now() -> dict[str, Path]:
         """The results files, leaving out runs made with other settings (they are redone, not counted)."""
@@ -428,7 +421,7 @@ def run_benchmark(
     def execute(step: Step, slot: Optional[str]) -> None:
         """Run `step` unless another runner process on this OUT holds it: then wait for that one,
         and take its result when it finished the step with this plan's settings."""
-        with _file_lock(_step_lock_path(out, step.id)):
+        with file_lock(_step_lock_path(out, step.id)):
             state.refresh()
             if step_state(step) == "done" and not changed(step):
                 console.print(f"  {step.id}: finished by another runner process on {out}", highlight=False)
