@@ -153,13 +153,14 @@ def store_sequences_table(store: Path, genome: Path, path: Path, rows: int) -> P
     """The first `rows` test windows of the store as a sequence table: what `predict` reads."""
     import pandas as pd
 
+    from dnabench.alphabet import CODE_TO_ASCII
     from dnabench.data.store import open_store
     from dnabench.io.genome import open_genome
 
     opened = open_store(store)
     test = np.flatnonzero(opened.regions["split"].to_numpy() == "test")[:rows]
     codes = opened.sequences(test, open_genome(genome))
-    letters = np.frombuffer(b"ACGTN", dtype=np.uint8)[codes]  # one lookup for every base, then one string a row
+    letters = CODE_TO_ASCII[codes]  # one lookup for every base, then one string a row
     pd.DataFrame({"sequence": letters.view(f"S{codes.shape[1]}").ravel().astype(str)}).to_parquet(path)
     return path
 

@@ -74,7 +74,9 @@ def _features_folder(run: dict[str, Any], config: dict[str, Any]) -> Optional[Pa
     if not isinstance(data, str):
         return None
     path = Path(data)
-    return path if run.get("input") == "features" or (path / "features.json").is_file() else None
+    from dnabench.data.features import is_features_folder
+
+    return path if run.get("input") == "features" or is_features_folder(path) else None
 
 
 def _backbone(features: Path, task: str) -> str:

@@ -86,7 +86,7 @@ def read_track_metadata(path: str | os.PathLike, check_files: bool = True) -> li
     rows = [(i, line) for i, line in enumerate(read_text_lines(path), 1) if line.strip() and not line.startswith("#")]
     if not rows:
         raise InputError(path, "empty metadata table (need a header and one row a peak file)")
-    header_line, header = rows[0][0], [h.strip().lower() for h in rows[0][1].rstrip("\r\n").split("\t")]
+    header_line, header = rows[0][0], [h.strip().lower() for h in rows[0][1].split("\t")]
     missing = [c for c in _REQUIRED if c not in header]
     if missing:
         raise InputError(path, f"header lacks column(s) {', '.join(missing)} (tab-separated; need {', '.join(_REQUIRED)})", line=header_line)
@@ -94,7 +94,7 @@ def read_track_metadata(path: str | os.PathLike, check_files: bool = True) -> li
     tracks: list[Track] = []
     seen: dict[str, int] = {}
     for line_no, line in rows[1:]:
-        fields = next(csv.reader([line.rstrip("\r\n")], delimiter="\t"))
+        fields = next(csv.reader([line], delimiter="\t"))
         if len(fields) < len(header):
             raise InputError(path, f"{len(fields)} fields, the header has {len(header)}", line=line_no)
         get = lambda name: fields[col[name]].strip() if name in col else ""  # noqa: E731
