@@ -89,7 +89,8 @@ def write_track_metadata(
     out = Path(out)
     if out.is_dir():
         raise ValueError(f"{out}: is a folder; --out names the metadata table to write, e.g. {out / 'tracks.tsv'}")
-    existing = [p for p in (out, out.with_name("accessions.txt")) if p.exists()]
+    accessions = out.with_name("accessions.txt")
+    existing = [p for p in (out, accessions) if p.exists()]
     if existing and not overwrite:
         raise FileExistsError(f"{existing[0]}: already exists; give --overwrite to replace {' and '.join(p.name for p in existing)}")
     profiles, repeated = read_deepfun_profiles(paths)
@@ -98,7 +99,6 @@ def write_track_metadata(
     for p in profiles:
         target = "" if p.group == "dnase" else p.target
         rows.append(f"{p.accession}\t{p.accession}.{ext}\t{p.group}\t{p.biosample}\t{target}\t{p.biosample_type}")
-    accessions = out.with_name("accessions.txt")
     for path, text in ((out, "\n".join(rows) + "\n"), (accessions, "\n".join(p.accession for p in profiles) + "\n")):
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(text)

@@ -120,18 +120,19 @@ def cpg_table(
     missing = ci < 0
     if missing.any():
         counts = {str(uniq[k]): int(c) for k, c in enumerate(np.bincount(codes[missing], minlength=len(uniq))) if c}
+        listed = ", ".join(f"{k}: {v}" for k, v in list(counts.items())[:10])
         if not skip_missing:
             first = next(iter(counts))
             raise InputError(
                 path,
                 f"{int(missing.sum())} rows on chromosome(s) the genome {genome.path} lacks, e.g. {first!r} "
-                f"({', '.join(f'{k}: {v}' for k, v in list(counts.items())[:10])}); leave out --strict (skip_missing=True) to drop and count them",
+                f"({listed}); leave out --strict (skip_missing=True) to drop and count them",
             )
         stats["rows_on_missing_chromosomes"] = counts
         if missing.all():  # else the build would end in a misleading "no CpG reaches min_coverage"
             raise InputError(
                 path,
-                f"every row is on chromosome(s) the genome {genome.path} lacks ({', '.join(f'{k}: {v}' for k, v in list(counts.items())[:10])}); "
+                f"every row is on chromosome(s) the genome {genome.path} lacks ({listed}); "
                 f"is the genome the file's build (known: {known_chromosomes(genome, 8)})?",
             )
     keep = ~missing
