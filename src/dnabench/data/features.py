@@ -36,7 +36,7 @@ import numpy as np
 from dnabench.data.dataset import StoreSource
 from dnabench.data.loader import BatchSource
 from dnabench.data.store import CARD_FILE, Store, open_store, row_indices
-from dnabench.io.files import check_target, sha256_file
+from dnabench.io.files import check_target, sha256_file, write_json
 
 __all__ = [
     "FORMAT",
@@ -259,12 +259,6 @@ def _owned(folder: Path) -> set[str]:
     return {META_FILE, ARRAY_FILE}
 
 
-def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    os.replace(tmp, path)
-
-
 class FeatureWriter:
     """Fills a features folder chunk by chunk in its partial folder; `finish` renames it into place.
 
@@ -293,7 +287,7 @@ class FeatureWriter:
         self.array[start:stop] = values
         self.array.flush()
         self.done = stop
-        _write_json(self.partial / PROGRESS_FILE, {"meta": self.meta, "done": self.done})
+        write_json(self.partial / PROGRESS_FILE, {"meta": self.meta, "done": self.done})
 
     def finish(self) -> Path:
         """Write features.json and move the folder to its name (replacing an approved old one)."""
@@ -301,7 +295,7 @@ class FeatureWriter:
             raise ValueError(f"{self.partial}: {self.done} of {self.rows} rows written; nothing was renamed")
         self.array.flush()
         del self.array
-        _write_json(self.partial / META_FILE, self.meta)
+        write_json(self.partial / META_FILE, self.meta)
         (self.partial / PROGRESS_FILE).unlink()
         out = self.out
         if out.exists() or out.is_symlink():
@@ -388,5 +382,5 @@ def start_features(out: str | os.PathLike, meta: dict[str, Any], overwrite: bool
         shutil.rmtree(partial)
     partial.mkdir(parents=True)
     array = np.lib.format.open_memmap(partial / ARRAY_FILE, mode="w+", dtype=np.dtype(meta["dtype"]), shape=shape)
-    _write_json(progress, {"meta": meta, "done": 0})
+    write_json(progress, {"meta": meta, "done": 0})
     return FeatureWriter(out, meta, array, 0, overwrite)

@@ -12,7 +12,6 @@ model can land a little above it by chance, but a model far above it has learned
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from dnabench.data.store import Store, open_store
+from dnabench.io.files import write_json
 from dnabench.data.task import LabelSet, TaskSpec
 from dnabench.demo.world import World
 from dnabench.evaluation.scoring import score
@@ -107,7 +107,5 @@ def best_achievable(world: World, stores: Mapping[str, str | os.PathLike], out: 
     folder = Path(out) if out is not None else Path(next(iter(stores.values()))).parent
     record = {"seed": world.seed, "scale": world.scale, "split": "test", "scores": result}
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{ORACLE_FILE}.tmp-{os.getpid()}"
-    tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, folder / ORACLE_FILE)
+    write_json(folder / ORACLE_FILE, record, sort_keys=True)
     return result

@@ -12,7 +12,6 @@ skips the runs already finished.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -22,6 +21,8 @@ from typing import Sequence
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
+
+from dnabench.io.files import write_json
 
 #: the experiment the demo runs, at its small scale
 CONFIG = "table5"
@@ -132,7 +133,5 @@ def run_full_demo(
     console.print(f"demo finished in {total:.0f} s (data {seconds['data']:.0f} s, benchmark {seconds['benchmark']:.0f} s, "
                   f"report {seconds['report']:.0f} s)")
     record = {"seed": seed, "scale": scale, "seconds": seconds, "ok": result.ok and not problems, "scores": scores.to_dict(orient="records")}
-    tmp = out / ".demo.json.tmp"
-    tmp.write_text(json.dumps(record, indent=1, default=str))
-    tmp.replace(out / "demo.json")
+    write_json(out / "demo.json", record, default=str)
     return DemoOutcome(out, report, results, scores, best, seconds, ok=result.ok and not problems, problems=problems)

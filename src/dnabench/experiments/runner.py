@@ -19,7 +19,6 @@ CUDA_VISIBLE_DEVICES set to its GPU, and its output in OUT/logs/.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
@@ -27,7 +26,7 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +39,7 @@ from dnabench.experiments.config import ExperimentConfig, load_experiment
 from dnabench.experiments.plan import Plan, Step, build_plan, format_seconds, select
 from dnabench.experiments.results import load_reference, write_results
 from dnabench.experiments.steps import check_step, execute_step, move_aside, step_state
-from dnabench.io.files import file_lock
+from dnabench.io.files import file_lock, write_json
 
 __all__ = ["BenchmarkResult", "StepBlocked", "StepFailed", "changed_steps", "check_plan", "print_plan", "run_benchmark", "schedule"]
 
@@ -191,9 +190,7 @@ class _State:
         with self._lock, file_lock(self._lock_path):
             self.steps = self._read()
             self.steps.setdefault(step_id, {}).update(fields)
-            tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-            tmp.write_text(json.dumps(self.steps, indent=1))
-            os.replace(tmp, self.path)
+            write_json(self.path, self.steps)
 
 
 def step_fingerprints(plan: Plan, legacy: bool = False) -> dict[str, str]:
@@ -364,7 +361,7 @@ def run_benchmark(
     out.mkdir(parents=True, exist_ok=True)
     _check_same_experiment(out / PLAN_FILE, full)
     merged = full
-    _write_json(out / PLAN_FILE, merged.to_dict())
+    write_json(out / PLAN_FILE, merged.to_dict())
     state = _State(out)
     made = set(state.steps)  # folders an earlier call of this benchmark started
 
@@ -463,12 +460,6 @@ def _read_records(path: Path) -> dict[str, dict[str, Any]]:
     except (OSError, ValueError):
         return {}
     return records if isinstance(records, dict) else {}
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
 
 
 def _check_same_experiment(path: Path, plan: Plan) -> None:

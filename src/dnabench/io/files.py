@@ -191,6 +191,16 @@ def check_target(
         _check_replaceable(final, owned)
 
 
+def write_json(path: str | os.PathLike, data: object, **dumps: object) -> Path:
+    """`data` as JSON at `path` (indent 1 unless `dumps` says otherwise), written beside it and
+    renamed into place, so that a reader, or a second process, never meets half a file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, **{"indent": 1, **dumps}) + "\n")  # type: ignore[arg-type]
+    os.replace(tmp, path)
+    return path
+
+
 @contextlib.contextmanager
 def file_lock(path: str | os.PathLike) -> Iterator[None]:
     """An exclusive lock on `path` held by this process until the block ends (or the process dies:

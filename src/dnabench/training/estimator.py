@@ -34,7 +34,7 @@ from dnabench import __version__
 from dnabench.data.task import LabelKind
 from dnabench.evaluation.scoring import per_label_scores, score
 from dnabench.training.provenance import git_commit, git_dirty, package_path, task_record
-from dnabench.io.files import atomic_dir
+from dnabench.io.files import atomic_dir, write_json
 from dnabench.models.estimators import CONFIG_FILE, Estimator, build_estimator, is_estimator, is_estimator_dir, library_versions, load_estimator
 from dnabench.training.config import TrainConfig, load_config, save_config
 from dnabench.training.data import TrainingData, load_config_data, subsample_train
@@ -101,12 +101,6 @@ def _predict(model: Estimator, x: np.ndarray) -> np.ndarray:
     if len(x) == 0:
         return np.zeros((0, len(model.label_names)), np.float32)
     return np.concatenate([model.predict(x[i : i + CHUNK]) for i in range(0, len(x), CHUNK)])
-
-
-def _write_json(path: Path, record: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(record, indent=1, default=str))
-    tmp.replace(path)
 
 
 def _owned_model_files(folder: Path) -> set[str]:
@@ -192,10 +186,10 @@ def _fit(config: TrainConfig, out: Path) -> Path:
     tmp_parquet = out / ".test_predictions.parquet.tmp"
     frame.to_parquet(tmp_parquet, index=False)
     tmp_parquet.replace(out / "test_predictions.parquet")
-    _write_json(out / "run.json", _run_record(config, data, model, started, fit_seconds))
+    write_json(out / "run.json", _run_record(config, data, model, started, fit_seconds), default=str)
     monitor = data.spec.monitor.value
     best_score = metrics["val"].get(monitor)
-    _write_json(out / "metrics.json", {
+    write_json(out / "metrics.json", {
         **metrics,
         "monitor": f"val/{monitor}",
         "best_checkpoint": None,
@@ -204,7 +198,7 @@ def _fit(config: TrainConfig, out: Path) -> Path:
         "fit_seconds": round(fit_seconds, 3),
         "training_rows": [fit["rows"] for fit in model.fits],
         **({"test_per_label": per_label_scores(data.spec, data.labels, arrays["test"][1], predictions["test"])} if len(test_rows) else {}),
-    })
+    }, default=str)
     return out
 
 

@@ -31,6 +31,7 @@ from dnabench.data.splits import normalise_split
 from dnabench.data.tables import write_table
 from dnabench.data.task import LabelSet, TaskSpec
 from dnabench.evaluation.scoring import SplitScorer
+from dnabench.io.files import write_json
 from dnabench.training.config import load_config
 from dnabench.training.data import TrainingData, load_config_data, load_training_data
 
@@ -366,10 +367,7 @@ def _write_evaluation(out: str | os.PathLike, record: dict[str, Any]) -> Path:
     if out.is_dir():
         raise ValueError(f"{out}: is a folder; --out names the JSON file of the metrics, e.g. {out / 'eval.json'}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    tmp.replace(out)
-    return out
+    return write_json(out, record)
 
 
 def _genome_for_regions(config: Any, input_path: str | os.PathLike, genome: str | os.PathLike | None) -> str | os.PathLike | None:
