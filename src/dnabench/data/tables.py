@@ -97,7 +97,9 @@ def encode_sequences(sequences: pd.Series | list[str], source: str = "<sequences
         row = int(np.flatnonzero(seqs.isna().to_numpy())[0])
         raise InputError(source, f"empty sequence in row {row + 1}", row + 2)
     items = seqs.tolist()
-    not_text = next((i for i, s in enumerate(items) if not isinstance(s, str)), None)
+    # one C-level type check; the offending row is looked for only when there is one
+    mixed = pd.api.types.infer_dtype(seqs, skipna=False) not in ("string", "empty")
+    not_text = next((i for i, s in enumerate(items) if not isinstance(s, str)), None) if mixed else None
     if not_text is not None:
         raise InputError(source, f"row {not_text + 1} holds {items[not_text]!r}, not a sequence of letters (is it the sequence column?)", not_text + 2)
     lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
@@ -196,13 +198,12 @@ def load_sequence_table(
             "no label column: name one 'label' (or label_* for several), or pass --label COLUMN[,COLUMN]"
             + (f" (numeric columns: {', '.join(numeric)})" if numeric else ""),
         )
-    not_numeric = [str(c) for c in label_columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    not_numeric = [c for c in label_columns if not pd.api.types.is_numeric_dtype(frame[c])]
     if not_numeric:
-        column = next(c for c in label_columns if str(c) == not_numeric[0])
-        values = frame[column]
+        values = frame[not_numeric[0]]
         bad = np.flatnonzero((pd.to_numeric(values, errors="coerce").isna() & values.notna()).to_numpy())
         where = f": {values.iloc[bad[0]]!r} in row {bad[0] + 1}" if bad.size else ""
-        raise InputError(path, f"label column(s) {', '.join(not_numeric)} are not numbers{where}", int(bad[0]) + 2 if bad.size else None)
+        raise InputError(path, f"label column(s) {', '.join(map(str, not_numeric))} are not numbers{where}", int(bad[0]) + 2 if bad.size else None)
     if not allow_integer_classes and (not given or len(label_columns) == 1):
         check_not_multiclass(frame, label_columns, path)
     codes, lengths = encode_sequences(frame[seq_col], str(path), length)
