@@ -370,14 +370,15 @@ def _write_evaluation(out: str | os.PathLike, record: dict[str, Any]) -> Path:
     return write_json(out, record)
 
 
-def _genome_for_regions(config: Any, input_path: str | os.PathLike, genome: str | os.PathLike | None) -> str | os.PathLike | None:
-    """--genome, else for a BED input the run's own genome (as for a VCF); None where there is none."""
+def _read_run_input(config: Any, input_path: str | os.PathLike, genome: str | os.PathLike | None, length: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """`read_prediction_input` as the run trained: its padding, and for a BED input without --genome
+    the run's own genome (as for a VCF)."""
     name = Path(input_path).name.lower().removesuffix(".gz")
-    if genome is not None or not name.endswith((".bed", ".narrowpeak")):
-        return genome
-    from dnabench.training.variant_effect import run_genome
+    if genome is None and name.endswith((".bed", ".narrowpeak")):
+        from dnabench.training.variant_effect import run_genome
 
-    return run_genome(config)
+        genome = run_genome(config)
+    return read_prediction_input(input_path, genome, length, padding_of(config))
 
 
 def read_prediction_input(
@@ -462,7 +463,7 @@ def predict_file(
         raise ValueError(f"--threshold {threshold}: this run predicts values, not probabilities; there is nothing to call")
     if threshold is None and probability:
         threshold = metrics.get("val", {}).get("threshold")
-    frame, codes = read_prediction_input(input_path, _genome_for_regions(config, input_path, genome), length, padding_of(config))
+    frame, codes = _read_run_input(config, input_path, genome, length)
     preds = predict_codes(model, codes, batch_size, device, reverse_complement, bf16)
     labels = meta.get("task", {}).get("label_names") or [str(i) for i in range(preds.shape[1])]
     frame = frame.reset_index(drop=True).copy()
@@ -615,7 +616,7 @@ def _predict_estimator_file(
         length = int(meta.get("input_length") or 0)
         if not length:
             raise ValueError(f"{run}/run.json records no input_length")
-        frame, codes = read_prediction_input(input_path, _genome_for_regions(config, input_path, genome), length, padding_of(config))
+        frame, codes = _read_run_input(config, input_path, genome, length)
         frame = frame.reset_index(drop=True).copy()
         preds = predict_estimator_codes(model, codes, reverse_complement)
     for j, label in enumerate(model.label_names):
