@@ -40,6 +40,10 @@ OUT/results.md, and every run's numbers in OUT/results.csv and OUT/results.json.
 the run folders stay in OUT/runs and a second call with the same --out skips finished runs;
 without it they live in a temporary folder that is removed at the end.
 
+One table from several calls (--merge OUT1/results.csv OUT2/results.csv ... --out MERGED): the
+rows of those files (a run in two files: the later file's) as one table, nothing run; for tables
+run in separate calls or on separate machines.
+
 Usage:
   python benchmarks/gue_small.py --out gue-runs                        # the four promoter tables, 3 seeds
   python benchmarks/gue_small.py --gue-root ../shared/data/PromVary ../shared/data/Track7878 --out gue-runs
@@ -406,6 +410,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
                         "(default: a new temporary folder; its runs are removed, the results kept)")
     p.add_argument("--smoke", action="store_true",
                    help=f"tiny CPU check: the first table cut to {SMOKE_ROWS} rows, the first seed, 1 epoch, 5 pretraining steps, tiny models")
+    p.add_argument("--merge", nargs="+", type=Path, default=None, metavar="RESULTS_CSV",
+                   help="render one table from the results.csv files of earlier calls into --out; nothing runs")
     p.add_argument("--only", default=None, help=argparse.SUPPRESS)  # TABLE:SEED:COLUMN, one run of a --jobs call
     args = p.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
@@ -414,6 +420,13 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     for name in ("epochs", "patience", "pretrain_steps", "batch", "jobs"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.merge is not None:
+        absent = [str(f) for f in args.merge if not f.is_file()]
+        if absent:
+            p.error(f"--merge: no such file {', '.join(absent)}")
+        if args.out is None:
+            p.error("--merge writes its table to --out; give --out FOLDER")
+        return args
     if args.lr <= 0 or args.pretrain_lr <= 0:
         p.error("--lr and --pretrain-lr must be > 0")
     if args.jobs > 1 and args.devices not in ("1", "auto"):
@@ -648,8 +661,45 @@ def run_folder(runs_root: Path, job: Job) -> Path:
     return runs_root / job.table / f"seed{job.seed}" / job.column.name
 
 
+def merge_results(paths: list[Path], out: Path) -> int:
+    """One table from the results.csv files of earlier calls: tables and columns in the order they
+    first appear, a run (table, model, seed) in two files taken from the later one."""
+    frames = []
+    for path in paths:
+        frame = pd.read_csv(path)
+        missing = {"table", "model", "seed", *METRICS} - set(frame.columns)
+        if missing:
+            raise SystemExit(f"--merge {path}: no column(s) {', '.join(sorted(missing))}; expected a gue_small results.csv")
+        frames.append(frame)
+    runs = pd.concat(frames, ignore_index=True).drop_duplicates(["table", "model", "seed"], keep="last").reset_index(drop=True)
+    tables = list(dict.fromkeys(runs["table"]))
+    appear = list(dict.fromkeys(runs["model"]))
+    models = [m for m in MODELS if m in appear] + [m for m in appear if m not in MODELS]
+    n = int(runs.groupby(["table", "model"])["seed"].nunique().max())
+    table_md, cells = summary_table(runs, tables, models, n)
+    devices = sorted({str(d) for d in runs.get("device", pd.Series(dtype=object)).dropna() if str(d) != "cpu"})
+    lines = [
+        f"# GUE small tables: test AUROC / AUPRC / MCC, mean ± SD (sample SD) over n = {n} seed{'s' if n != 1 else ''}",
+        "",
+        f"device: {', '.join(devices) or 'CPU'}; merged from {', '.join(str(p) for p in paths)}",
+        "",
+        table_md,
+    ]
+    text = "\n".join(lines)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_text(out / "results.md", text)
+    tmp = out / ".results.csv.tmp"
+    runs.to_csv(tmp, index=False)
+    tmp.replace(out / "results.csv")
+    print(text)
+    print(f"results: {out / 'results.md'}, results.csv")
+    return 0
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
+    if args.merge is not None:
+        return merge_results(args.merge, args.out)
     keep = args.out is not None
     # DDP workers re-run this script: they inherit the folder through the environment.
     out = args.out or Path(os.environ.setdefault("DNABENCH_GUE_SMALL_OUT", tempfile.mkdtemp(prefix="gue-small-")))

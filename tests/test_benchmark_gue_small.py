@@ -103,6 +103,33 @@ def test_unknown_table_is_a_clear_error(tmp_path, capsys):
     assert "prom_999 not found; have toy" in capsys.readouterr().err
 
 
+
+def test_merge_renders_one_table_from_several_calls(tmp_path, capsys):
+    """--merge: the rows of several results.csv as one table, a run in two files from the later one,
+    built-in columns first; a file that is not a results.csv is named."""
+    script = load_script()
+    one = pd.DataFrame({"table": ["tf_0"] * 4, "model": ["onehot", "onehot", "kmer_lr", "kmer_lr"], "seed": [0, 1, 0, 1],
+                        "auroc": [0.6, 0.8, 0.7, 0.9], "auprc": [0.5] * 4, "mcc": [0.1] * 4, "device": ["NVIDIA H200"] * 4})
+    two = pd.DataFrame({"table": ["prom", "tf_0"], "model": ["kmer_lr", "kmer_lr"], "seed": [0, 1],
+                        "auroc": [0.75, 0.5], "auprc": [0.4, 0.5], "mcc": [0.2, 0.1], "device": ["cpu", "cpu"]})
+    one.to_csv(tmp_path / "one.csv", index=False)
+    two.to_csv(tmp_path / "two.csv", index=False)
+    out = tmp_path / "merged"
+    assert script.main(["--merge", str(tmp_path / "one.csv"), str(tmp_path / "two.csv"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    header = next(line for line in printed.splitlines() if line.startswith("| table"))
+    assert header.index("kmer_lr") < header.index("onehot")
+    tf0 = markdown_row(printed, "tf_0")
+    assert tf0["kmer_lr: AUROC / AUPRC / MCC"].startswith(f"{np.mean([0.7, 0.5]):.3f} ± {np.std([0.7, 0.5], ddof=1):.3f}")
+    assert tf0["onehot: AUROC / AUPRC / MCC"].startswith("0.700 ± 0.141")
+    assert markdown_row(printed, "prom")["onehot: AUROC / AUPRC / MCC"] == "–"
+    assert "(n=1)" in markdown_row(printed, "prom")["kmer_lr: AUROC / AUPRC / MCC"]
+    assert "device: NVIDIA H200" in printed and len(pd.read_csv(out / "results.csv")) == 5
+
+    pd.DataFrame({"table": ["x"]}).to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(SystemExit, match=r"bad.csv: no column\(s\) auprc, auroc, mcc, model, seed"):
+        script.main(["--merge", str(tmp_path / "bad.csv"), "--out", str(out)])
+
 RECIPES = """
 mean_rc:
   model: transformer
