@@ -107,3 +107,17 @@ def test_cuda_input_stays_on_device_and_matches_cpu():
         assert torch.equal(gpu.ids.cpu(), cpu.ids) and torch.equal(gpu.attention_mask.cpu(), cpu.attention_mask)
         for a, b in zip(tok.decode(gpu.ids, gpu.attention_mask), tok.decode(cpu.ids, cpu.attention_mask)):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_fixed_length_tokenizers_never_wait_for_the_gpu():
+    """Codes already on the GPU (every training batch) are checked there: no host sync a batch."""
+    codes = torch.randint(0, 5, (8, 120), dtype=torch.uint8, device="cuda")
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for tok in (get_tokenizer("onehot"), get_tokenizer("kmer"), get_tokenizer("patch")):
+            tok.encode(codes)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")

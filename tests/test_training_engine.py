@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from dnabench.training.engine import adamw_with_schedule, clip_gradients, device_setting, is_first_process, precision_setting
+from dnabench.training.engine import (
+    LOG_EVERY_STEPS, adamw_with_schedule, bar_refresh_steps, clip_gradients, device_setting, is_first_process, log_interval,
+    precision_setting, seed_step,
+)
 
 
 def test_device_and_precision_settings(monkeypatch):
@@ -94,3 +97,21 @@ def test_global_mean_gives_ddp_the_gradient_of_one_process():
     per_rank_mean = [torch.autograd.grad(total(x) / len(x), weight)[0] for x in inputs]  # what a plain mean would give
     assert not torch.allclose((per_rank_mean[0] + per_rank_mean[1]) / 2, want)
     assert global_mean(torch.tensor(6.0), torch.tensor(3)) == 2.0  # one process: the plain mean
+
+
+def test_log_interval_and_bar_refresh(monkeypatch):
+    assert log_interval(10_000) == LOG_EVERY_STEPS and log_interval(13) == 13 and log_interval(0) == 1
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert bar_refresh_steps("auto", 10_000) == LOG_EVERY_STEPS  # each refresh reads the loss off the GPU
+    assert bar_refresh_steps("cpu", 10_000) == 1
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert bar_refresh_steps("auto", 10_000) == 1
+
+
+def test_seed_step_gives_the_dropout_of_torch_manual_seed():
+    x = torch.ones(1000)
+    torch.manual_seed(1234)
+    expected = torch.nn.functional.dropout(x, 0.5)
+    torch.manual_seed(99)
+    seed_step(1234, torch.device("cpu"))
+    assert torch.equal(torch.nn.functional.dropout(x, 0.5), expected)

@@ -77,10 +77,14 @@ def as_code_batch(codes: Any) -> tuple[torch.Tensor, bool]:
         t = t.unsqueeze(0)
     if t.ndim != 2:
         raise ValueError(f"expected codes of shape [B, L] or [L], got {t.ndim}-D shape {tuple(t.shape)}")
-    if t.numel():
+    if t.numel() and t.device.type == "cpu":
         top = int(t.max())
         if top > N:
             raise ValueError(f"invalid nucleotide code {top}: codes must be 0..4 (A C G T N)")
+    elif t.numel():
+        # on an accelerator a host-side check would wait for the GPU once a training step; the
+        # assert runs on the device and stops the program there instead
+        torch._assert_async((t <= N).all(), "invalid nucleotide code: codes must be 0..4 (A C G T N)")
     return t, is_numpy
 
 

@@ -149,6 +149,30 @@ def adamw_with_schedule(model: torch.nn.Module, device: torch.device, lr: float,
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 
+#: steps between logged values: each logged value is one wait for the GPU (the logger reads it)
+LOG_EVERY_STEPS = 50
+
+
+def log_interval(steps_per_epoch: int) -> int:
+    """Steps between logged values: LOG_EVERY_STEPS, or once an epoch for shorter epochs."""
+    return max(1, min(LOG_EVERY_STEPS, steps_per_epoch))
+
+
+def bar_refresh_steps(accelerator: str, steps_per_epoch: int) -> int:
+    """Batches between progress-bar updates. Each update reads the loss off the device, a wait for
+    the GPU: on a GPU the bar moves at the log interval, on the CPU (slow steps, no wait) every batch."""
+    uses_gpu = torch.cuda.is_available() and accelerator in ("auto", "gpu", "cuda")
+    return log_interval(steps_per_epoch) if uses_gpu else 1
+
+
+def seed_step(seed: int, device: torch.device) -> None:
+    """Seed the CPU generator and `device`'s (dropout of one step). torch.manual_seed also seeds
+    every other backend, and for one never started it formats a stack trace: a millisecond a step."""
+    torch.default_generator.manual_seed(seed)
+    if device.type == "cuda":
+        torch.cuda.manual_seed(seed)
+
+
 def clip_gradients(model: torch.nn.Module, grad_clip: float | None) -> None:
     """Clip the gradient norm in `on_before_optimizer_step` (gradients are unscaled by then)
     rather than through the Trainer: Lightning refuses `gradient_clip_val` with a fused AdamW

@@ -26,7 +26,7 @@ from dnabench.data.task import LabelSet, LossKind, TaskSpec
 from dnabench.evaluation.scoring import SplitScorer, is_streamed, score
 from dnabench.models.base import DNAModel
 from dnabench.models.losses import LossConfig, build_loss
-from dnabench.training.engine import adamw_with_schedule, clip_gradients, global_mean
+from dnabench.training.engine import adamw_with_schedule, clip_gradients, global_mean, seed_step
 from dnabench.training.finite import FiniteLossWatch
 
 
@@ -91,7 +91,7 @@ class DNATaskModule(L.LightningModule):
         return batch
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        torch.manual_seed((self.seed * 1_000_003 + self.global_step) % (2**63))
+        seed_step((self.seed * 1_000_003 + self.global_step) % (2**63), self.device)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         logits, labels = self.logits(batch["codes"]).float(), batch["labels"]

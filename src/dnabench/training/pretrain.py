@@ -49,7 +49,8 @@ from dnabench.training.pretrain_config import PretrainConfig, load_pretrain_conf
 from dnabench.training.finite import FiniteLossWatch
 from dnabench.training.masking import IGNORE, MaskedBatch, Masker, MaskingConfig
 from dnabench.training.engine import (
-    adamw_with_schedule, check_checkpoint, clip_gradients, global_mean, is_first_process, make_trainer, run_loggers,
+    adamw_with_schedule, bar_refresh_steps, check_checkpoint, clip_gradients, global_mean, is_first_process, log_interval, make_trainer,
+    run_loggers, seed_step,
 )
 from dnabench.training.provenance import git_commit
 from dnabench.training.run import CHECKPOINTS, InterruptCheckpoint, latest_checkpoint
@@ -263,7 +264,7 @@ class MLMModule(L.LightningModule):
         return self.trainer.strategy.reduce(value, reduce_op="sum")
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        torch.manual_seed((self.seed * 1_000_003 + self.global_step) % (2**63))  # dropout
+        seed_step((self.seed * 1_000_003 + self.global_step) % (2**63), self.device)  # dropout
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         masked = self.masked(batch["codes"], self._generator(1, self.global_step, self.global_rank))
@@ -389,12 +390,12 @@ def pretrain(config: PretrainConfig, resume: Path | None = None, callbacks: list
     if config.progress:
         from lightning.pytorch.callbacks import RichProgressBar
 
-        all_callbacks.append(RichProgressBar(leave=True))
+        all_callbacks.append(RichProgressBar(refresh_rate=bar_refresh_steps(config.accelerator, len(loaders["train"])), leave=True))
     if resume is not None and is_first_process():
         _keep_earlier_log(out / "logs")
     trainer = make_trainer(
         config, out, all_callbacks, run_loggers(out, config.wandb_project),
-        log_every_n_steps=10, enable_progress_bar=config.progress, enable_model_summary=config.progress,
+        log_every_n_steps=log_interval(len(loaders["train"])), enable_progress_bar=config.progress, enable_model_summary=config.progress,
     )
     started = dt.datetime.now(dt.timezone.utc).isoformat()
     if trainer.is_global_zero:

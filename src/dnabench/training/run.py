@@ -38,7 +38,7 @@ from dnabench import __version__
 from dnabench.training.config import TrainConfig, load_config, save_config
 from dnabench.data.task import Activation, InputKind
 from dnabench.training.data import TrainingData, load_config_data, split_loaders, subsample_train
-from dnabench.training.engine import check_checkpoint, is_first_process, make_trainer, run_loggers
+from dnabench.training.engine import bar_refresh_steps, check_checkpoint, is_first_process, log_interval, make_trainer, run_loggers
 from dnabench.training.inference import resolve_model_dir
 from dnabench.training.module import DNATaskModule
 from dnabench.training.provenance import absolute_paths, data_change, data_fingerprint, git_commit, git_dirty, package_path, task_record
@@ -176,7 +176,7 @@ class ConsoleReport(Callback):
         self._loss_sum, self._loss_n = None, 0
 
 
-def _progress_bar(monitor: str) -> Callback:
+def _progress_bar(monitor: str, refresh_rate: int = 1) -> Callback:
     """A Rich progress bar that fits 80 columns: epoch, bar, batches, time, the loss and the monitored metric."""
     from lightning.pytorch.callbacks import RichProgressBar
     from lightning.pytorch.callbacks.progress.rich_progress import BatchesProcessedColumn, CustomBarColumn, CustomTimeColumn
@@ -202,7 +202,7 @@ def _progress_bar(monitor: str) -> Callback:
             epochs = self.trainer.max_epochs
             return f"epoch {current_epoch + 1}/{epochs}" if epochs and epochs > 0 else f"epoch {current_epoch + 1}"
 
-    return CompactProgressBar(leave=True)
+    return CompactProgressBar(refresh_rate=refresh_rate, leave=True)
 
 
 def build_model_for(config: TrainConfig, data: TrainingData):
@@ -395,13 +395,13 @@ def _train(
         *(callbacks or []),
     ]
     if bar:
-        all_callbacks.append(_progress_bar(monitor))
+        all_callbacks.append(_progress_bar(monitor, bar_refresh_steps(config.accelerator, steps_per_epoch)))
     if resume is not None and is_first_process():
         _keep_earlier_log(out)
     loggers = run_loggers(out, config.wandb_project)
     trainer = make_trainer(
         config, out, all_callbacks, loggers,
-        log_every_n_steps=max(1, min(10, steps_per_epoch)), enable_progress_bar=bar, enable_model_summary=False,
+        log_every_n_steps=log_interval(steps_per_epoch), enable_progress_bar=bar, enable_model_summary=False,
         profiler=profiler,
     )
     report.header = _header(config, data, model, steps_per_epoch, trainer)
