@@ -317,15 +317,26 @@ def run_job(job: Job, runs_root: Path, args: argparse.Namespace) -> Path:
 
 
 def record(table: str, model: str, seed: int, run: Path, seconds: float, runs_root: Path) -> dict[str, Any]:
-    """One run's row: its test metrics (the best checkpoint's), val AUROC, epochs and split sizes."""
+    """One run's row: its test metrics (the best checkpoint's), val AUROC, epochs, its training time
+    and the wall time of this call's run (NaN for a run finished by an earlier call)."""
     metrics = json.loads((run / "metrics.json").read_text())
     test, val = metrics.get("test", {}), metrics.get("val", {})
     info = json.loads((run / "run.json").read_text())
     row: dict[str, Any] = {"table": table, "model": model, "seed": seed}
     row.update({m: _number(test.get(m)) for m in METRICS})
     row.update({"val_auroc": _number(val.get("auroc")), "epochs": metrics.get("epochs"), "device": info.get("device"),
-                "wall_s": round(seconds, 1), "run": str(run.relative_to(runs_root.parent))})
+                "train_s": _train_seconds(info), "wall_s": round(seconds, 1) if seconds else float("nan"),
+                "run": str(run.relative_to(runs_root.parent))})
     return row
+
+
+def _train_seconds(info: dict[str, Any]) -> float:
+    """The run's own training time (run.json's started to finished), also for a run of an earlier call."""
+    try:
+        start, end = (dt.datetime.fromisoformat(info[k]) for k in ("started", "finished"))
+    except (KeyError, TypeError, ValueError):
+        return float("nan")
+    return round((end - start).total_seconds(), 1)
 
 
 def _number(value: Any) -> float:
@@ -726,8 +737,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     else:
         for job in jobs:
             t0 = time.perf_counter()
+            finished = is_done(run_folder(runs_root, job), "train")  # by an earlier call: no wall time of this one
             run_job(job, runs_root, args)
-            wall[job] = time.perf_counter() - t0
+            wall[job] = 0.0 if finished else time.perf_counter() - t0
     if not first:
         return 0
 

@@ -92,6 +92,8 @@ def test_smoke_table_holds_every_model_and_the_runs_numbers(tmp_path, capsys):
     assert script.main(["--smoke", "--gue-root", str(tmp_path / "gue"), "--out", str(out), "--models", "kmer_lr"]) == 0
     again = capsys.readouterr().out
     assert markdown_row(again, "toy")["kmer_lr: AUROC / AUPRC / MCC"] == row["kmer_lr: AUROC / AUPRC / MCC"]
+    reused = pd.read_csv(out / "results.csv").iloc[0]
+    assert np.isnan(reused["wall_s"]) and reused["train_s"] == runs.loc[runs["model"] == "kmer_lr", "train_s"].item()
 
 
 def test_unknown_table_is_a_clear_error(tmp_path, capsys):
