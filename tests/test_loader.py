@@ -245,3 +245,50 @@ def test_fill_last_gives_every_batch_one_shape_and_marks_the_repeats(shuffle):
     np.testing.assert_array_equal(filled[-1].indices[3:], first_of_epoch)
     tiny = list(EpochBatchSampler(rows[:3], 10, shuffle=shuffle, fill_last=True))  # fewer rows than a batch: repeated round
     assert tiny[0].indices.size == 10 and tiny[0].real == 3 and set(tiny[0].indices) == set(rows[:3])
+
+
+def test_prefetched_batches_are_the_plain_ones_in_order(store, genome):
+    """The background gather gives the batches of the loader without it, epoch after epoch."""
+    store, _ = store
+    ds = StoreDataset(store, "train", genome)
+
+    def epochs(prefetch: bool) -> list[torch.Tensor]:
+        loader = make_loader(ds, batch_size=8, seed=2, reverse_complement=True, max_shift=3, pin_memory=False, prefetch=prefetch)
+        assert loader.prefetch is prefetch
+        first = [b["codes"] for b in loader]
+        loader.sampler.set_epoch(1)
+        return first + [b["codes"] for b in loader]
+
+    plain, ahead = epochs(False), epochs(True)
+    assert len(plain) == len(ahead) == 10 and all(torch.equal(x, y) for x, y in zip(plain, ahead))
+
+
+def test_prefetch_raises_the_threads_error_and_stops_when_closed():
+    import threading
+
+    from dnabench.data.loader import prefetched
+
+    def failing():
+        yield 1
+        raise ValueError("row 7: bad code")
+
+    with pytest.raises(ValueError, match="row 7: bad code"):
+        list(prefetched(failing()))
+
+    endless = prefetched(iter(int, 1), depth=2)  # int() == 0 forever
+    assert next(endless) == 0
+    endless.close()
+    assert not any(t.name == "dnabench-prefetch" and t.is_alive() for t in threading.enumerate())
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_a_gpu_batches_are_prefetched_and_pinned(store, genome):
+    store, _ = store
+    ds = StoreDataset(store, "train", genome)
+    loader = make_loader(ds, batch_size=8, seed=2)
+    assert loader.prefetch and loader.pin_memory
+    batches = list(loader)
+    assert batches and all(b["codes"].is_pinned() and b["labels"].is_pinned() for b in batches)
+    plain = list(make_loader(ds, batch_size=8, seed=2, pin_memory=False, prefetch=False))
+    assert all(torch.equal(a["codes"], b["codes"]) for a, b in zip(batches, plain))

@@ -155,14 +155,16 @@ def make_loader(
     reverse_complement: bool = False,
     max_shift: int = 0,
     sparse_labels: bool = False,
+    prefetch: bool | None = None,
 ) -> Any:
     """A DataLoader of whole batches: dicts of codes uint8 [B, L], labels [B, n_labels], index int64 [B].
 
     The training loader (`dnabench.data.loader.batch_loader`): shuffled by (seed, epoch) (call
     `loader.sampler.set_epoch(e)`), sharded over DDP ranks, augmentation drawn per batch.
     `sparse_labels` sends 0/1 CSR labels as pieces; `data.loader.dense_labels` densifies them.
+    `prefetch` gathers batches in a background thread (default: on a GPU, without workers).
     """
     return batch_loader(
         dataset, np.arange(len(dataset)), batch_size, shuffle, seed, num_workers, reverse_complement, drop_last, max_shift,
-        pin_memory, sparse_labels,
+        pin_memory, sparse_labels, prefetch=prefetch,
     )

@@ -11,7 +11,9 @@ same reason, and because each DataLoader worker must draw what the main process 
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -250,6 +252,62 @@ class PackedBatch:
         return PackedBatch(self.buffer.pin_memory(), self.layout)
 
 
+def _pinned(batch: Any) -> Any:
+    if isinstance(batch, dict):
+        return {key: value.pin_memory() if isinstance(value, torch.Tensor) else value for key, value in batch.items()}
+    return batch.pin_memory() if isinstance(batch, (torch.Tensor, PackedBatch)) else batch
+
+
+def prefetched(batches: Iterable[Any], depth: int = 2, pin: bool = False) -> Iterator[Any]:
+    """`batches` gathered (and pinned) by a background thread, up to `depth` ahead of the consumer.
+
+    Without loader workers the gather and the pinning ran on the training thread, between two
+    steps; here they overlap the step, whose kernel launches they do not hold up (numpy's gathers
+    and the pinned copy let go of the GIL). The order is the iterable's. An error in the thread is
+    raised here; closing the iterator early stops the thread.
+    """
+    ready: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+    end = object()
+    # pinned memory belongs to the current GPU: the thread's own default would be GPU 0 (a DDP rank
+    # on another GPU would open a context there)
+    device = torch.cuda.current_device() if pin and torch.cuda.is_available() else None
+
+    def offer(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            if device is not None:
+                torch.cuda.set_device(device)
+            for batch in batches:
+                if not offer(_pinned(batch) if pin else batch):
+                    return
+            offer(end)
+        except BaseException as err:  # handed to the consumer, which raises it
+            offer(err)
+
+    thread = threading.Thread(target=produce, name="dnabench-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is end:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
 class ResumableDataLoader(DataLoader):
     """A DataLoader that Lightning treats as resumable (it has state_dict / load_state_dict).
 
@@ -258,10 +316,18 @@ class ResumableDataLoader(DataLoader):
     sampler's `skip` from the checkpoint's global step, which is exact.
     """
 
+    #: gather the batches in a background thread when there are no workers (see `prefetched`)
+    prefetch: bool = False
+
     def __iter__(self) -> Iterator[Any]:
-        if self.num_workers == 0 and not self.pin_memory:  # the batch is one call: skip the DataLoader machinery
-            for item in self.sampler:
-                yield self.dataset[item]
+        if self.num_workers == 0:  # the batch is one call: skip the DataLoader machinery
+            batches = (self.dataset[item] for item in self.sampler)
+            if self.prefetch:
+                yield from prefetched(batches, pin=self.pin_memory)
+            elif self.pin_memory:
+                yield from (_pinned(batch) for batch in batches)
+            else:
+                yield from batches
             return
         for batch in super().__iter__():
             yield batch.unpack() if isinstance(batch, PackedBatch) else batch
@@ -286,20 +352,25 @@ def batch_loader(
     pin_memory: bool | None = None,
     sparse_labels: bool = False,
     fill_last: bool = False,
+    prefetch: bool | None = None,
 ) -> ResumableDataLoader:
     """A DataLoader whose every item is a whole batch (batch_size=None: no per-sample collate).
 
-    `pin_memory` None pins when CUDA is available. See EpochBatchSampler (`fill_last`) and
-    BatchDataset for the other options.
+    `pin_memory` None pins when CUDA is available. Without workers, `prefetch` gathers the
+    batches in a background thread (None: when pinning, i.e. for a GPU; on the CPU the step
+    uses every core). See EpochBatchSampler (`fill_last`) and BatchDataset for the other options.
     """
     sampler = EpochBatchSampler(indices, batch_size, shuffle, seed, drop_last, fill_last)
     dataset = BatchDataset(source, sampler, reverse_complement, seed, max_shift, sparse_labels)
-    return ResumableDataLoader(
+    pin = torch.cuda.is_available() if pin_memory is None else pin_memory
+    loader = ResumableDataLoader(
         dataset,
         sampler=sampler,
         batch_size=None,
         collate_fn=_as_is,
         num_workers=num_workers,
-        pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory,
+        pin_memory=pin,
         persistent_workers=num_workers > 0,
     )
+    loader.prefetch = pin if prefetch is None else prefetch
+    return loader
