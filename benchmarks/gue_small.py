@@ -38,7 +38,9 @@ Output: a markdown table (rows = tables, columns = models; each cell AUROC / AUP
 +- sample SD over seeds) with n, the device and the date above it, printed and written to
 OUT/results.md, and every run's numbers in OUT/results.csv and OUT/results.json. With --out
 the run folders stay in OUT/runs and a second call with the same --out skips finished runs;
-without it they live in a temporary folder that is removed at the end.
+without it they live in a temporary folder that is removed at the end. A call stopped by Ctrl-C
+or SIGTERM (`timeout`, a batch system's time limit) still writes the table of the runs that
+finished, marked as stopped, and exits with 130 or 143.
 
 One table from several calls (--merge OUT1/results.csv OUT2/results.csv ... --out MERGED): the
 rows of those files (a run in two files: the later file's) as one table, nothing run; for tables
@@ -60,6 +62,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -588,12 +591,11 @@ def prepare_tables(args: argparse.Namespace, copies: Path, write: bool) -> tuple
     return prepared, described
 
 
-def run_jobs_in_processes(jobs: list[Job], out: Path, args: argparse.Namespace) -> tuple[dict[Job, float], list[str]]:
+def run_jobs_in_processes(jobs: list[Job], out: Path, args: argparse.Namespace, done: dict[Job, float], failed: list[str]) -> None:
     """Run each job as `this script ... --only TABLE:SEED:COLUMN`, `args.jobs` at a time, each on the
-    GPU that runs the fewest at that moment: {job: wall s}, failures. Finished runs are not started
-    again; the children read a copy of --recipes made now, so an edit of the file cannot reach them."""
-    import signal
-
+    GPU that runs the fewest at that moment, filling `done` ({job: wall s}) and `failed` as runs end
+    (so that a stopped call still knows them). Finished runs are not started again; the children
+    read a copy of --recipes made now, so an edit of the file cannot reach them."""
     import torch
 
     logs = out / "logs"
@@ -608,7 +610,6 @@ def run_jobs_in_processes(jobs: list[Job], out: Path, args: argparse.Namespace) 
         frozen = out / "recipes.yaml"
         _write_text(frozen, args.recipes.read_text())
         argv += ["--recipes", str(frozen)]
-    done: dict[Job, float] = {}
     waiting = []
     for job in jobs:
         if is_done(run_folder(out / "runs", job), "train"):
@@ -616,8 +617,6 @@ def run_jobs_in_processes(jobs: list[Job], out: Path, args: argparse.Namespace) 
         else:
             waiting.append(job)
     running: dict[subprocess.Popen, tuple[Job, float, Path, Any, int]] = {}
-    failed: list[str] = []
-    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         while waiting or running:
             while waiting and len(running) < args.jobs:
@@ -647,7 +646,6 @@ def run_jobs_in_processes(jobs: list[Job], out: Path, args: argparse.Namespace) 
                     failed.append(f"{what} (exit {proc.returncode}, log {log}):\n{tail}")
                     print(f"FAILED {failed[-1]}", flush=True)
     finally:  # interrupted or killed: no run goes on without the call that started it
-        signal.signal(signal.SIGTERM, previous)
         for proc in running:
             proc.terminate()
         for proc, (*_, handle, _) in running.items():
@@ -657,7 +655,6 @@ def run_jobs_in_processes(jobs: list[Job], out: Path, args: argparse.Namespace) 
                 proc.kill()
                 proc.wait()
             handle.close()
-    return done, failed
 
 
 #: environment of a torchrun / Lightning DDP process, kept from --jobs children
@@ -732,16 +729,32 @@ def main(argv: Optional[list[str]] = None) -> int:
     counts = {(name, seed): c for name, seed, _, c in prepared}
     wall: dict[Job, float] = {}
     failed: list[str] = []
-    if args.jobs > 1:
-        wall, failed = run_jobs_in_processes(jobs, out, args)
-    else:
-        for job in jobs:
-            t0 = time.perf_counter()
-            finished = is_done(run_folder(runs_root, job), "train")  # by an earlier call: no wall time of this one
-            run_job(job, runs_root, args)
-            wall[job] = 0.0 if finished else time.perf_counter() - t0
+    stopped = None  # the exit status of a call stopped by Ctrl-C or SIGTERM: the finished runs still make a table
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if first else None
+    try:
+        if args.jobs > 1:
+            run_jobs_in_processes(jobs, out, args, wall, failed)
+        else:
+            for job in jobs:
+                t0 = time.perf_counter()
+                finished = is_done(run_folder(runs_root, job), "train")  # by an earlier call: no wall time of this one
+                run_job(job, runs_root, args)
+                wall[job] = 0.0 if finished else time.perf_counter() - t0
+    except KeyboardInterrupt:
+        if not first:
+            raise
+        stopped = 130
+    except SystemExit as stop:
+        if not first or stop.code not in (128 + signal.SIGTERM,):
+            raise
+        stopped = int(stop.code)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     if not first:
         return 0
+    if stopped is not None:
+        print(f"stopped: {len(wall)} of {len(jobs)} runs finished; the table holds them", file=sys.stderr, flush=True)
 
     records: list[dict[str, Any]] = []
     for job in jobs:
@@ -762,7 +775,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         print("no run finished" + (":\n" + "\n".join(failed) if failed else ""), file=sys.stderr)
         if not keep:
             shutil.rmtree(out, ignore_errors=True)
-        return 1
+        return stopped or 1
 
     frame = pd.DataFrame.from_records(records)
     table_md, cells = summary_table(frame, [t.name for t in args.found], args.models, len(args.seeds))
@@ -780,6 +793,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         *[f"- {d}" for d in described],
         *[f"- recipe {c.name}: {describe_column(c)}" for c in recipes],
         "",
+        *([f"**Stopped before the end: {len(records)} of {len(jobs)} runs are in this table; a second call with the same "
+           "--out runs the rest.**", ""] if stopped is not None else []),
         table_md,
     ]
     text = "\n".join(lines)
@@ -790,7 +805,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     tmp.replace(out / "results.csv")
     summary = {
         "device": device_name(), "date": dt.date.today().isoformat(), "seeds": args.seeds, "epochs": args.epochs,
-        "pretrain_steps": args.pretrain_steps, "smoke": args.smoke, "tables": described,
+        "pretrain_steps": args.pretrain_steps, "smoke": args.smoke, "stopped": stopped is not None, "tables": described,
         "recipes": {c.name: describe_column(c) for c in recipes},
         "cells": cells.replace({np.nan: None}).to_dict(orient="records"), "runs": frame.replace({np.nan: None}).to_dict(orient="records"),
     }
@@ -805,8 +820,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     print(f"results: {out / 'results.md'}, results.csv, results.json" + ("" if keep else " (run folders removed; pass --out to keep them)"))
     if failed:
         print(f"{len(failed)} run(s) failed; the table holds the others:\n" + "\n".join(failed), file=sys.stderr)
-        return 1
-    return 0
+    return stopped if stopped is not None else int(bool(failed))
 
 
 def describe_column(column: Column) -> str:

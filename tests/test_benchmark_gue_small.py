@@ -106,6 +106,33 @@ def test_unknown_table_is_a_clear_error(tmp_path, capsys):
 
 
 
+def test_a_stopped_call_still_writes_the_runs_it_finished(tmp_path, capsys, monkeypatch):
+    """Ctrl-C (or SIGTERM, or a time limit) after the first run: the table holds that run, says that
+    the call stopped, and a second call with the same --out runs only the rest."""
+    script = load_script()
+    write_gue_folder(tmp_path / "gue")
+    out = tmp_path / "out"
+    real = script.run_job
+
+    def stop_at_cnn(job, runs_root, args):
+        if job.column.name == "cnn_fc":
+            raise KeyboardInterrupt
+        return real(job, runs_root, args)
+
+    monkeypatch.setattr(script, "run_job", stop_at_cnn)
+    argv = ["--smoke", "--gue-root", str(tmp_path / "gue"), "--out", str(out), "--models", "kmer_lr", "cnn_fc"]
+    assert script.main(argv) == 130
+    captured = capsys.readouterr()
+    assert "stopped: 1 of 2 runs finished" in captured.err
+    assert "Stopped before the end: 1 of 2 runs are in this table" in (out / "results.md").read_text()
+    assert list(pd.read_csv(out / "results.csv")["model"]) == ["kmer_lr"]
+    assert json.loads((out / "results.json").read_text())["stopped"] is True
+
+    monkeypatch.setattr(script, "run_job", real)
+    assert script.main(argv) == 0
+    assert sorted(pd.read_csv(out / "results.csv")["model"]) == ["cnn_fc", "kmer_lr"]
+    assert "Stopped" not in (out / "results.md").read_text()
+
 def test_merge_renders_one_table_from_several_calls(tmp_path, capsys):
     """--merge: the rows of several results.csv as one table, a run in two files from the later one,
     built-in columns first; a file that is not a results.csv is named."""
