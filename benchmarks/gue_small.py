@@ -30,9 +30,10 @@ one that shares a 24-mer, on either strand, with a validation or test row of tha
 (`dnabench.data.leakage.sharing_kmers`: a 300 bp promoter holds its 70 bp core, a TF peak may sit
 in a promoter), in windows of the table's own length. The pools are written to OUT/tables/.
 
-Parallel runs (--jobs N): N runs at once, each in its own process (a small run leaves most of a
-GPU idle); with several GPUs the processes are spread over them. Each process's output goes to
-OUT/logs/. A failed run is reported with its log's end; the table keeps the runs that finished.
+Parallel runs (--jobs N): N runs at once in N worker processes (a small run leaves most of a
+GPU idle), each taking one run after another; with several GPUs the workers are spread over
+them. Each run's output goes to OUT/logs/. A failed run is reported with its log's end; the
+table keeps the runs that finished.
 
 Output: a markdown table (rows = tables, columns = models; each cell AUROC / AUPRC / MCC as mean
 +- sample SD over seeds) with n, the device and the date above it, printed and written to
@@ -216,7 +217,7 @@ def run_pretrain(table_copy: Path, out: Path, seed: int, args: argparse.Namespac
     from dnabench.training.run import quiet_lightning
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    shared = args.only is not None
+    shared = args.worker
     with file_lock(out.with_name(f".{out.name}.lock")) if shared else contextlib.nullcontext():
         if is_done(out, PRETRAIN):
             return out
@@ -418,7 +419,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=3e-4, help="learning rate of the neural runs (default 3e-4)")
     p.add_argument("--pretrain-lr", type=float, default=3e-4, help="learning rate of MLM pretraining (default 3e-4)")
     p.add_argument("--devices", default="1", help="devices of each run, as dnabench train --devices (default 1)")
-    p.add_argument("--jobs", type=int, default=1, help="runs at once, each in its own process, spread over the GPUs (default 1)")
+    p.add_argument("--jobs", type=int, default=1, help="runs at once, in as many worker processes spread over the GPUs (default 1)")
     p.add_argument("--out", type=Path, default=None,
                    help="folder for results.{md,csv,json} and the run folders, kept; a second call skips finished runs "
                         "(default: a new temporary folder; its runs are removed, the results kept)")
@@ -426,7 +427,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
                    help=f"tiny CPU check: the first table cut to {SMOKE_ROWS} rows, the first seed, 1 epoch, 5 pretraining steps, tiny models")
     p.add_argument("--merge", nargs="+", type=Path, default=None, metavar="RESULTS_CSV",
                    help="render one table from the results.csv files of earlier calls into --out; nothing runs")
-    p.add_argument("--only", default=None, help=argparse.SUPPRESS)  # TABLE:SEED:COLUMN, one run of a --jobs call
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # a --jobs worker: job names on stdin
     args = p.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.min_epochs < 0:
@@ -592,10 +593,14 @@ def prepare_tables(args: argparse.Namespace, copies: Path, write: bool) -> tuple
 
 
 def run_jobs_in_processes(jobs: list[Job], out: Path, args: argparse.Namespace, done: dict[Job, float], failed: list[str]) -> None:
-    """Run each job as `this script ... --only TABLE:SEED:COLUMN`, `args.jobs` at a time, each on the
-    GPU that runs the fewest at that moment, filling `done` ({job: wall s}) and `failed` as runs end
-    (so that a stopped call still knows them). Finished runs are not started again; the children
-    read a copy of --recipes made now, so an edit of the file cannot reach them."""
+    """Run the jobs in `args.jobs` worker processes (`this script ... --worker`), spread over the
+    GPUs, each taking one job after another, filling `done` ({job: wall s}) and `failed` as runs end
+    (so that a stopped call still knows them). A worker pays the imports and the GPU's start once,
+    not once a run: on small tables they took longer than the training. Finished runs are not
+    started again; the workers read a copy of --recipes made now, so an edit of the file cannot
+    reach them. A worker that dies fails its run, and another takes its place."""
+    import selectors
+
     import torch
 
     logs = out / "logs"
@@ -604,7 +609,7 @@ def run_jobs_in_processes(jobs: list[Job], out: Path, args: argparse.Namespace, 
     gpus = [g.strip() for g in visible.split(",") if g.strip()] if visible else [str(i) for i in range(torch.cuda.device_count())]
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     threads = str(max(1, cpus // args.jobs))
-    base_env = {k: v for k, v in os.environ.items() if k not in DISTRIBUTED_ENV}  # no child joins a torchrun group
+    base_env = {k: v for k, v in os.environ.items() if k not in DISTRIBUTED_ENV}  # no worker joins a torchrun group
     argv = list(args.argv)
     if args.recipes is not None:
         frozen = out / "recipes.yaml"
@@ -616,45 +621,132 @@ def run_jobs_in_processes(jobs: list[Job], out: Path, args: argparse.Namespace, 
             done[job] = 0.0
         else:
             waiting.append(job)
-    running: dict[subprocess.Popen, tuple[Job, float, Path, Any, int]] = {}
+    by_id = {job_id(job): job for job in waiting}
+    selector = selectors.DefaultSelector()
+    workers: dict[subprocess.Popen, list[Any]] = {}  # process -> [its job or None, when it started it, its slot]
+    started = 0
+
+    def start_worker(slot: int) -> None:
+        nonlocal started
+        env = dict(base_env, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, PYTHONUNBUFFERED="1")
+        if len(gpus) > 1:
+            env["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
+        with open(logs / f"worker-{started}.log", "w") as log:  # what a worker prints outside its runs
+            proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), *argv, "--out", str(out), "--worker"],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env, text=True, bufsize=1)
+        started += 1
+        workers[proc] = [None, 0.0, slot]
+        selector.register(proc.stdout, selectors.EVENT_READ, proc)
+
+    def give(proc: subprocess.Popen) -> None:
+        """The next waiting job to an idle worker, or the end of its input."""
+        if waiting:
+            job = waiting.pop(0)
+            workers[proc][:2] = [job, time.perf_counter()]
+            try:
+                proc.stdin.write(job_id(job) + "\n")
+                proc.stdin.flush()
+            except (BrokenPipeError, OSError):  # it died: its reading of stdout reports it
+                pass
+        elif proc.stdin and not proc.stdin.closed:
+            proc.stdin.close()
+
+    def fail(job: Job, why: str) -> None:
+        log = job_log(out, job)
+        text = log.read_text(errors="replace") if log.is_file() else ""
+        tail = "".join(text.splitlines(keepends=True)[-15:])
+        failed.append(f"{job.table} seed {job.seed} {job.column.name} ({why}, log {log}):\n{tail}")
+        print(f"FAILED {failed[-1]}", flush=True)
+
     try:
-        while waiting or running:
-            while waiting and len(running) < args.jobs:
-                job = waiting.pop(0)
-                env = dict(base_env, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, PYTHONUNBUFFERED="1")
-                slot = -1
-                if len(gpus) > 1:
-                    busy = [sum(1 for *_, g in running.values() if g == i) for i in range(len(gpus))]
-                    slot = busy.index(min(busy))
-                    env["CUDA_VISIBLE_DEVICES"] = gpus[slot]
-                log = logs / f"{job.table}.seed{job.seed}.{job.column.name}.log"
-                handle = open(log, "w")
-                command = [sys.executable, str(Path(__file__).resolve()), *argv, "--out", str(out),
-                           "--only", f"{job.table}:{job.seed}:{job.column.name}"]
-                proc = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env)
-                running[proc] = (job, time.perf_counter(), log, handle, slot)
-            time.sleep(0.2)
-            for proc in [p for p in running if p.poll() is not None]:
-                job, started, log, handle, _ = running.pop(proc)
-                handle.close()
-                what = f"{job.table} seed {job.seed} {job.column.name}"
-                if proc.returncode == 0 and is_done(run_folder(out / "runs", job), "train"):
-                    done[job] = time.perf_counter() - started
-                    print(f"{what}: finished in {done[job]:.0f} s ({len(done)} of {len(jobs)})", flush=True)
-                else:
-                    tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-15:])
-                    failed.append(f"{what} (exit {proc.returncode}, log {log}):\n{tail}")
-                    print(f"FAILED {failed[-1]}", flush=True)
+        for slot in range(min(args.jobs, len(waiting))):
+            start_worker(slot)
+        for proc in list(workers):
+            give(proc)
+        while workers:
+            for key, _ in selector.select(timeout=1.0):
+                proc = key.data
+                line = proc.stdout.readline()
+                job, began, slot = workers[proc]
+                if line:  # "ok JOB" or "failed JOB": the worker is idle again
+                    status, _, name = line.strip().partition(" ")
+                    finished = by_id.get(name)
+                    if finished is None:
+                        continue
+                    if status == "ok" and is_done(run_folder(out / "runs", finished), "train"):
+                        done[finished] = time.perf_counter() - began
+                        print(f"{finished.table} seed {finished.seed} {finished.column.name}: finished in "
+                              f"{done[finished]:.0f} s ({len(done)} of {len(jobs)})", flush=True)
+                    else:
+                        fail(finished, "failed")
+                    workers[proc][0] = None
+                    give(proc)
+                    continue
+                selector.unregister(proc.stdout)  # end of its output: the worker has ended
+                code = proc.wait()
+                del workers[proc]
+                if job is not None:
+                    fail(job, f"its worker process ended with exit {code}")
+                    if waiting:
+                        start_worker(slot)
+                        give(list(workers)[-1])
     finally:  # interrupted or killed: no run goes on without the call that started it
-        for proc in running:
+        for proc in workers:
             proc.terminate()
-        for proc, (*_, handle, _) in running.items():
+        for proc in workers:
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-            handle.close()
+        selector.close()
+
+
+def job_id(job: Job) -> str:
+    return f"{job.table}:{job.seed}:{job.column.name}"
+
+
+def job_log(out: Path, job: Job) -> Path:
+    return out / "logs" / f"{job.table}.seed{job.seed}.{job.column.name}.log"
+
+
+def serve_jobs(out: Path, args: argparse.Namespace) -> int:
+    """A --jobs worker: runs the jobs named on its stdin one after another, each with its output
+    in its own log, and answers "ok JOB" or "failed JOB" on its stdout."""
+    import traceback
+
+    columns = {c.name: c for c in args.columns}
+    status = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # anything printed between runs goes to the worker's log, not into the answers
+    for line in sys.stdin:
+        name = line.strip()
+        if not name:
+            continue
+        table, seed, column = name.rsplit(":", 2)
+        job = Job(table, int(seed), out / "tables" / f"{table}.seed{seed}.parquet", columns[column])
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved = os.dup(1), os.dup(2)
+        ok = False
+        with open(job_log(out, job), "w") as log:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            try:
+                if not job.path.is_file():
+                    raise FileNotFoundError(f"no table copy {job.path}")
+                run_job(job, out / "runs", args)
+                ok = True
+            except Exception:  # the run fails, the worker goes on with the next
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+                for fd in saved:
+                    os.close(fd)
+        status.write(f"{'ok' if ok else 'failed'} {name}\n")
+    return 0
 
 
 #: environment of a torchrun / Lightning DDP process, kept from --jobs children
@@ -715,13 +807,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     runs_root, copies = out / "runs", out / "tables"
     first = first_process()
     columns = {c.name: c for c in args.columns}
-    if args.only is not None:  # one run of a --jobs call: the copies exist
-        table, seed, name = args.only.rsplit(":", 2)
-        path = copies / f"{table}.seed{seed}.parquet"
-        if not path.is_file():
-            raise SystemExit(f"--only {args.only}: no table copy {path}")
-        run_job(Job(table, int(seed), path, columns[name]), runs_root, args)
-        return 0
+    if args.worker:  # a worker of a --jobs call: the copies exist
+        return serve_jobs(out, args)
     # every table copy before any run: DDP workers start at the first fit and read them
     prepared, described = prepare_tables(args, copies, write=first)
     jobs = [Job(name, seed, path, column) for name, seed, path, _ in prepared for column in args.columns

@@ -188,7 +188,7 @@ def test_recipes_add_columns_and_run_in_parallel_processes(tmp_path, capsys):
     assert script.main(argv) == 1  # too_short's runs fail: the table holds the others
     captured = capsys.readouterr()
     printed = captured.out
-    assert "1 run(s) failed" in captured.err and "toy seed 0 too_short (exit 1" in captured.err
+    assert "1 run(s) failed" in captured.err and "toy seed 0 too_short (failed, log" in captured.err
     assert "max_positions" in captured.err  # the end of the failed run's log
     assert "- recipe mean_rc: transformer; options" in printed and "pooling=mean" in printed
     assert "reverse_complement_augment=True" in printed and "after MLM pretraining (pretrain)" in printed
