@@ -32,6 +32,7 @@ Usage:
   python benchmarks/train_e2e.py                           # the full run on a GPU
   python benchmarks/train_e2e.py --inputs store --workers 0,4
   python benchmarks/train_e2e.py --inputs table --variants   # + what clipping, the autocast cache, compile scope cost
+  python benchmarks/train_e2e.py --inputs table --profile 20  # + where the model step's host time goes
   python benchmarks/train_e2e.py --smoke                   # tiny CPU run that checks the script
 """
 
@@ -75,6 +76,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--no-compile", action="store_true", help="eager mode (default: compiled, as --compile)")
     p.add_argument("--precision", default="bf16-mixed")
     p.add_argument("--variants", action="store_true", help="also time the model step with one choice of the run changed (VARIANTS)")
+    p.add_argument("--profile", type=int, default=0, metavar="STEPS",
+                   help="also run this many model steps under torch.profiler: the host's and the GPU's ms a step and the ops "
+                        "that take the host's time (what bounds a step that the GPU does not)")
     p.add_argument("--workers", default="0", help="loader worker counts to run, e.g. 0,4 (default 0)")
     p.add_argument("--workdir", default=None, help="where the inputs and runs go (default: a temporary folder)")
     p.add_argument("--json", default=None, help="also write the results here")
@@ -179,10 +183,12 @@ VARIANTS = {
 
 def model_step_rate(
     config: Any, args: argparse.Namespace, device: torch.device, clip: bool = True, cache: bool = False, scope: Optional[str] = None,
+    profile: int = 0,
 ) -> float:
     """Samples/s of the run's own step with batches already on the device; `clip`, `cache` (the
     autocast cache that Lightning's bf16-mixed turns off) and `scope` (compile "model" instead of
-    the run's compiled blocks) change one choice for section --variants."""
+    the run's compiled blocks) change one choice for section --variants; `profile` steps more
+    run under torch.profiler (see `profile_steps`)."""
     import dataclasses
 
     from dnabench.training.data import load_config_data
@@ -226,7 +232,42 @@ def model_step_rate(
     for i in range(args.steps):
         step(i)
     synchronize(device)
-    return args.steps * config.batch_size / (time.perf_counter() - t0)
+    rate = args.steps * config.batch_size / (time.perf_counter() - t0)
+    if profile:
+        profile_steps(step, profile, device)
+    return rate
+
+
+def profile_steps(step: Any, steps: int, device: torch.device, top: int = 12) -> dict[str, Any]:
+    """`steps` calls of `step` under torch.profiler: wall ms a step against the GPU's kernel ms a step
+    (a step whose wall time exceeds its kernel time waits on the host), and the ops with the most
+    host time of their own. Printed, and returned for the JSON."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    synchronize(device)
+    with profile(activities=activities) as prof:
+        t0 = time.perf_counter()
+        for i in range(steps):
+            step(i)
+        synchronize(device)
+        wall_ms = (time.perf_counter() - t0) * 1e3 / steps
+    events = prof.key_averages()
+
+    def device_us(event: Any) -> float:
+        return float(getattr(event, "self_device_time_total", getattr(event, "self_cuda_time_total", 0.0)) or 0.0)
+
+    gpu_ms = sum(device_us(e) for e in events) / 1e3 / steps
+    ranked = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:top]
+    rows = [{"op": e.key, "calls": e.count / steps, "host_ms": e.self_cpu_time_total / 1e3 / steps, "gpu_ms": device_us(e) / 1e3 / steps}
+            for e in ranked]
+    print(f"  profile of {steps} model steps: {wall_ms:.2f} ms a step, GPU kernels {gpu_ms:.2f} ms a step "
+          f"({100 * gpu_ms / wall_ms:.0f} % busy)" if device.type == "cuda" else f"  profile of {steps} model steps: {wall_ms:.2f} ms a step")
+    print("  | op (most host time of its own) | calls a step | host ms a step | GPU ms a step |")
+    print("  |---|---:|---:|---:|")
+    for row in rows:
+        print(f"  | {row['op'][:60]} | {row['calls']:.1f} | {row['host_ms']:.3f} | {row['gpu_ms']:.3f} |")
+    return {"steps": steps, "wall_ms": wall_ms, "gpu_ms": gpu_ms, "top_host_ops": rows}
 
 
 def synchronize(device: torch.device) -> None:
@@ -472,7 +513,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             base = dict(data=str(data), genome=str(genome) if genome else None, model=args.model, model_options=args.model_options,
                         max_steps=args.warmup + args.steps, max_epochs=1000, batch_size=args.batch_size, compile=args.compile,
                         precision=args.precision, devices="1", progress=False, reverse_complement_augment=name == "store")
-            step = model_step_rate(TrainConfig(**base, out=str(work / "unused")), args, device)
+            step = model_step_rate(TrainConfig(**base, out=str(work / "unused")), args, device, profile=args.profile)
             print(f"model step: {step:,.0f} seq/s")
             if args.variants:
                 for label, options in list(VARIANTS.items())[1:]:

@@ -13,11 +13,12 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "train_e2e.py"
 def test_smoke_run_measures_the_store_input_and_every_inference_call(tmp_path):
     """The store input (the table one shares every step but the building, which the next test reaches)."""
     out = tmp_path / "e2e.json"
-    done = subprocess.run([sys.executable, str(SCRIPT), "--smoke", "--inputs", "store", "--json", str(out)],
+    done = subprocess.run([sys.executable, str(SCRIPT), "--smoke", "--inputs", "store", "--json", str(out), "--profile", "2"],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [line for line in done.stdout.splitlines() if line.startswith("| store |")]
     assert len(rows) == 1, done.stdout
+    assert "profile of 2 model steps" in done.stdout and "| aten::" in done.stdout  # where the step's host time goes
     results = json.loads(out.read_text())["results"]
     assert [r["input"] for r in results] == ["store"]
     for r in results:
