@@ -37,9 +37,10 @@ table keeps the runs that finished.
 
 Output: a markdown table (rows = tables, columns = models; each cell AUROC / AUPRC / MCC as mean
 +- sample SD over seeds) with n, the device and the date above it, printed and written to
-OUT/results.md, and every run's numbers in OUT/results.csv and OUT/results.json. With --out
-the run folders stay in OUT/runs and a second call with the same --out skips finished runs;
-without it they live in a temporary folder that is removed at the end. A call stopped by Ctrl-C
+OUT/results.md, and every run's numbers in OUT/results.csv and OUT/results.json (train_s: the
+run's own training, from its run.json, without its pretraining; wall_s: the run in this call).
+With --out the run folders stay in OUT/runs and a second call with the same --out skips finished
+runs; without it they live in a temporary folder that is removed at the end. A call stopped by Ctrl-C
 or SIGTERM (`timeout`, a batch system's time limit) still writes the table of the runs that
 finished, marked as stopped, and exits with 130 or 143.
 
@@ -598,7 +599,8 @@ def run_jobs_in_processes(jobs: list[Job], out: Path, args: argparse.Namespace, 
     (so that a stopped call still knows them). A worker pays the imports and the GPU's start once,
     not once a run: on small tables they took longer than the training. Finished runs are not
     started again; the workers read a copy of --recipes made now, so an edit of the file cannot
-    reach them. A worker that dies fails its run, and another takes its place."""
+    reach them. A worker that ends fails the run it held, and another takes its place."""
+    import select
     import selectors
 
     import torch
@@ -623,7 +625,7 @@ def run_jobs_in_processes(jobs: list[Job], out: Path, args: argparse.Namespace, 
             waiting.append(job)
     by_id = {job_id(job): job for job in waiting}
     selector = selectors.DefaultSelector()
-    workers: dict[subprocess.Popen, list[Any]] = {}  # process -> [its job or None, when it started it, its slot]
+    workers: dict[subprocess.Popen, Worker] = {}
     started = 0
 
     def start_worker(slot: int) -> None:
@@ -631,75 +633,111 @@ def run_jobs_in_processes(jobs: list[Job], out: Path, args: argparse.Namespace, 
         env = dict(base_env, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, PYTHONUNBUFFERED="1")
         if len(gpus) > 1:
             env["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
-        with open(logs / f"worker-{started}.log", "w") as log:  # what a worker prints outside its runs
+        log = logs / f"worker-{started}.log"  # what a worker prints outside its runs
+        with open(log, "w") as handle:
             proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), *argv, "--out", str(out), "--worker"],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env, text=True, bufsize=1)
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=handle, env=env)
         started += 1
-        workers[proc] = [None, 0.0, slot]
+        workers[proc] = Worker(slot, log)
         selector.register(proc.stdout, selectors.EVENT_READ, proc)
+        give(proc)
 
     def give(proc: subprocess.Popen) -> None:
         """The next waiting job to an idle worker, or the end of its input."""
+        worker = workers[proc]
         if waiting:
-            job = waiting.pop(0)
-            workers[proc][:2] = [job, time.perf_counter()]
+            worker.job, worker.began = waiting.pop(0), time.perf_counter()
             try:
-                proc.stdin.write(job_id(job) + "\n")
+                proc.stdin.write(f"{job_id(worker.job)}\n".encode())
                 proc.stdin.flush()
-            except (BrokenPipeError, OSError):  # it died: its reading of stdout reports it
+            except OSError:  # it has ended: the loop below sees it
                 pass
-        elif proc.stdin and not proc.stdin.closed:
-            proc.stdin.close()
+        elif not proc.stdin.closed:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
 
-    def fail(job: Job, why: str) -> None:
+    def fail(job: Job, why: str, worker_log: Optional[Path] = None) -> None:
         log = job_log(out, job)
-        text = log.read_text(errors="replace") if log.is_file() else ""
+        shown = log if log.is_file() else worker_log  # a worker that ended before the run began wrote only its own log
+        text = shown.read_text(errors="replace") if shown is not None and shown.is_file() else ""
         tail = "".join(text.splitlines(keepends=True)[-15:])
-        failed.append(f"{job.table} seed {job.seed} {job.column.name} ({why}, log {log}):\n{tail}")
+        failed.append(f"{job.table} seed {job.seed} {job.column.name} ({why}, log {shown}):\n{tail}")
         print(f"FAILED {failed[-1]}", flush=True)
+
+    def answered(proc: subprocess.Popen, line: str) -> None:
+        worker = workers[proc]
+        status, _, name = line.strip().partition(" ")
+        job = by_id.get(name)
+        if job is None or job != worker.job:
+            return  # not an answer (the protocol has only "ok JOB" and "failed JOB")
+        if status == "ok" and is_done(run_folder(out / "runs", job), "train"):
+            done[job] = time.perf_counter() - worker.began
+            print(f"{job.table} seed {job.seed} {job.column.name}: finished in {done[job]:.0f} s ({len(done)} of {len(jobs)})",
+                  flush=True)
+        else:
+            fail(job, "failed")
+        worker.job = None
+        give(proc)
+
+    def ended(proc: subprocess.Popen) -> None:
+        worker = workers.pop(proc)
+        selector.unregister(proc.stdout)
+        proc.stdout.close()
+        code = proc.wait()
+        if worker.job is not None:
+            fail(worker.job, f"its worker process ended with exit {code}", worker.log)
+        if waiting:
+            start_worker(worker.slot)
 
     try:
         for slot in range(min(args.jobs, len(waiting))):
             start_worker(slot)
-        for proc in list(workers):
-            give(proc)
         while workers:
             for key, _ in selector.select(timeout=1.0):
                 proc = key.data
-                line = proc.stdout.readline()
-                job, began, slot = workers[proc]
-                if line:  # "ok JOB" or "failed JOB": the worker is idle again
-                    status, _, name = line.strip().partition(" ")
-                    finished = by_id.get(name)
-                    if finished is None:
-                        continue
-                    if status == "ok" and is_done(run_folder(out / "runs", finished), "train"):
-                        done[finished] = time.perf_counter() - began
-                        print(f"{finished.table} seed {finished.seed} {finished.column.name}: finished in "
-                              f"{done[finished]:.0f} s ({len(done)} of {len(jobs)})", flush=True)
-                    else:
-                        fail(finished, "failed")
-                    workers[proc][0] = None
-                    give(proc)
+                data = os.read(proc.stdout.fileno(), 65536)
+                if not data:
+                    ended(proc)
                     continue
-                selector.unregister(proc.stdout)  # end of its output: the worker has ended
-                code = proc.wait()
-                del workers[proc]
-                if job is not None:
-                    fail(job, f"its worker process ended with exit {code}")
-                    if waiting:
-                        start_worker(slot)
-                        give(list(workers)[-1])
+                worker = workers[proc]
+                worker.pending += data
+                *lines, worker.pending = worker.pending.split(b"\n")
+                for line in lines:
+                    answered(proc, line.decode(errors="replace"))
+            for proc in [p for p in workers if p.poll() is not None]:  # ended, its output held open by a child of its own
+                while select.select([proc.stdout], [], [], 0)[0]:  # its last answer first
+                    data = os.read(proc.stdout.fileno(), 65536)
+                    if not data:
+                        break
+                    lines = (workers[proc].pending + data).split(b"\n")
+                    workers[proc].pending = lines.pop()
+                    for line in lines:
+                        answered(proc, line.decode(errors="replace"))
+                ended(proc)
     finally:  # interrupted or killed: no run goes on without the call that started it
         for proc in workers:
             proc.terminate()
+        deadline = time.monotonic() + 10  # one grace for all: a batch system's kill follows its TERM soon
         for proc in workers:
             try:
-                proc.wait(timeout=30)
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
         selector.close()
+
+
+@dataclass
+class Worker:
+    """A --jobs worker process: its GPU slot, its own log, the job it runs (None: idle) and since when."""
+
+    slot: int
+    log: Path
+    job: Optional[Job] = None
+    began: float = 0.0
+    pending: bytes = b""
 
 
 def job_id(job: Job) -> str:
@@ -712,12 +750,18 @@ def job_log(out: Path, job: Job) -> Path:
 
 def serve_jobs(out: Path, args: argparse.Namespace) -> int:
     """A --jobs worker: runs the jobs named on its stdin one after another, each with its output
-    in its own log, and answers "ok JOB" or "failed JOB" on its stdout."""
+    in its own log, and answers "ok JOB" or "failed JOB" on its stdout. After a failed run whose
+    GPU no longer answers (a device-side assert, an illegal address) it ends, so that a fresh
+    worker takes the next job."""
+    import gc
     import traceback
+
+    import torch
 
     columns = {c.name: c for c in args.columns}
     status = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything printed between runs goes to the worker's log, not into the answers
+    deterministic = torch.are_deterministic_algorithms_enabled()
     for line in sys.stdin:
         name = line.strip()
         if not name:
@@ -727,7 +771,7 @@ def serve_jobs(out: Path, args: argparse.Namespace) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         saved = os.dup(1), os.dup(2)
-        ok = False
+        ok, gpu_lost = False, False
         with open(job_log(out, job), "w") as log:
             os.dup2(log.fileno(), 1)
             os.dup2(log.fileno(), 2)
@@ -738,7 +782,12 @@ def serve_jobs(out: Path, args: argparse.Namespace) -> int:
                 ok = True
             except Exception:  # the run fails, the worker goes on with the next
                 traceback.print_exc()
+                gpu_lost = not _gpu_answers()
             finally:
+                torch.use_deterministic_algorithms(deterministic)  # a recipe's `deterministic: true` stays with its run
+                gc.collect()  # the run's trainer and model hold each other: free them before the next run
+                if torch.cuda.is_available() and torch.cuda.is_initialized() and not gpu_lost:
+                    torch.cuda.empty_cache()
                 sys.stdout.flush()
                 sys.stderr.flush()
                 os.dup2(saved[0], 1)
@@ -746,7 +795,24 @@ def serve_jobs(out: Path, args: argparse.Namespace) -> int:
                 for fd in saved:
                     os.close(fd)
         status.write(f"{'ok' if ok else 'failed'} {name}\n")
+        if gpu_lost:
+            status.flush()
+            print(f"{name}: the GPU no longer answers after this run's error; this worker ends", file=sys.stderr, flush=True)
+            os._exit(70)
     return 0
+
+
+def _gpu_answers() -> bool:
+    """Whether this process's GPU still takes work (a CUDA error can leave its context unusable)."""
+    import torch
+
+    if not (torch.cuda.is_available() and torch.cuda.is_initialized()):
+        return True
+    try:
+        torch.cuda.synchronize()
+        return True
+    except Exception:  # noqa: BLE001 - any CUDA error here means the context is gone
+        return False
 
 
 #: environment of a torchrun / Lightning DDP process, kept from --jobs children
@@ -791,8 +857,12 @@ def merge_results(paths: list[Path], out: Path) -> int:
     tmp = out / ".results.csv.tmp"
     runs.to_csv(tmp, index=False)
     tmp.replace(out / "results.csv")
+    summary = {"device": ", ".join(devices) or "CPU", "merged_from": [str(p) for p in paths],
+               "cells": cells.replace({np.nan: None}).to_dict(orient="records"),
+               "runs": runs.replace({np.nan: None}).to_dict(orient="records")}
+    _write_text(out / "results.json", json.dumps(summary, indent=1))
     print(text)
-    print(f"results: {out / 'results.md'}, results.csv")
+    print(f"results: {out / 'results.md'}, results.csv, results.json")
     return 0
 
 
@@ -822,19 +892,24 @@ def main(argv: Optional[list[str]] = None) -> int:
         if args.jobs > 1:
             run_jobs_in_processes(jobs, out, args, wall, failed)
         else:
-            for job in jobs:
+            # runs finished by an earlier call: no wall time of this one, and in the table even if this call stops
+            wall.update({job: 0.0 for job in jobs if is_done(run_folder(runs_root, job), "train")})
+            for job in [j for j in jobs if j not in wall]:
                 t0 = time.perf_counter()
-                finished = is_done(run_folder(runs_root, job), "train")  # by an earlier call: no wall time of this one
                 run_job(job, runs_root, args)
-                wall[job] = 0.0 if finished else time.perf_counter() - t0
+                wall[job] = time.perf_counter() - t0
     except KeyboardInterrupt:
         if not first:
             raise
         stopped = 130
     except SystemExit as stop:
-        if not first or stop.code not in (128 + signal.SIGTERM,):
+        # Lightning answers Ctrl-C inside a fit with sys.exit(1): the KeyboardInterrupt is its context
+        if first and isinstance(stop.__context__, KeyboardInterrupt):
+            stopped = 130
+        elif first and stop.code == 128 + signal.SIGTERM:
+            stopped = int(stop.code)
+        else:
             raise
-        stopped = int(stop.code)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

@@ -107,31 +107,38 @@ def test_unknown_table_is_a_clear_error(tmp_path, capsys):
 
 
 def test_a_stopped_call_still_writes_the_runs_it_finished(tmp_path, capsys, monkeypatch):
-    """Ctrl-C (or SIGTERM, or a time limit) after the first run: the table holds that run, says that
-    the call stopped, and a second call with the same --out runs only the rest."""
+    """Ctrl-C during a training run (Lightning turns it into sys.exit(1)) after the first run
+    finished: the table holds that run and says that the call stopped, the exit status is 130, and
+    a second call with the same --out runs only the rest."""
+    import signal
+
+    from dnabench.training.module import DNATaskModule
+
     script = load_script()
     write_gue_folder(tmp_path / "gue")
     out = tmp_path / "out"
-    real = script.run_job
 
-    def stop_at_cnn(job, runs_root, args):
-        if job.column.name == "cnn_fc":
-            raise KeyboardInterrupt
-        return real(job, runs_root, args)
+    def interrupted(self, batch, batch_idx):
+        raise KeyboardInterrupt
 
-    monkeypatch.setattr(script, "run_job", stop_at_cnn)
+    monkeypatch.setattr(DNATaskModule, "training_step", interrupted)
     argv = ["--smoke", "--gue-root", str(tmp_path / "gue"), "--out", str(out), "--models", "kmer_lr", "cnn_fc"]
-    assert script.main(argv) == 130
+    sigint = signal.getsignal(signal.SIGINT)
+    try:
+        assert script.main(argv) == 130
+    finally:
+        signal.signal(signal.SIGINT, sigint)  # Lightning ignores Ctrl-C from its first one on
     captured = capsys.readouterr()
     assert "stopped: 1 of 2 runs finished" in captured.err
     assert "Stopped before the end: 1 of 2 runs are in this table" in (out / "results.md").read_text()
     assert list(pd.read_csv(out / "results.csv")["model"]) == ["kmer_lr"]
     assert json.loads((out / "results.json").read_text())["stopped"] is True
 
-    monkeypatch.setattr(script, "run_job", real)
+    monkeypatch.undo()
     assert script.main(argv) == 0
     assert sorted(pd.read_csv(out / "results.csv")["model"]) == ["cnn_fc", "kmer_lr"]
     assert "Stopped" not in (out / "results.md").read_text()
+
 
 def test_merge_renders_one_table_from_several_calls(tmp_path, capsys):
     """--merge: the rows of several results.csv as one table, a run in two files from the later one,
@@ -154,6 +161,7 @@ def test_merge_renders_one_table_from_several_calls(tmp_path, capsys):
     assert markdown_row(printed, "prom")["onehot: AUROC / AUPRC / MCC"] == "–"
     assert "(n=1)" in markdown_row(printed, "prom")["kmer_lr: AUROC / AUPRC / MCC"]
     assert "device: NVIDIA H200" in printed and len(pd.read_csv(out / "results.csv")) == 5
+    assert len(json.loads((out / "results.json").read_text())["runs"]) == 5
 
     pd.DataFrame({"table": ["x"]}).to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(SystemExit, match=r"bad.csv: no column\(s\) auprc, auroc, mcc, model, seed"):

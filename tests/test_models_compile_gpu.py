@@ -145,3 +145,16 @@ def test_patch_frontend_gpu_convolution_matches_cpu(padded, monkeypatch):
     torch.testing.assert_close(out_gpu.cpu(), out_cpu, rtol=1e-3, atol=1e-4)
     for name, p in frontend.named_parameters():
         torch.testing.assert_close(p.grad.cpu(), grads_cpu[name], rtol=1e-3, atol=1e-3, msg=lambda m: f"{name}: {m}")
+
+
+@gpu
+@needs_cuda
+def test_bad_codes_from_the_host_are_a_clear_error_on_a_gpu_model():
+    """Host codes are checked before the copy: on the device a bad code would only be a device-side assert."""
+    import numpy as np
+
+    model = build_model("transformer", tokenizer="patch", positions="rotary", **TINY).cuda().eval()
+    codes = np.zeros((2, 64), dtype=np.uint8)
+    codes[1, 5] = 9
+    with pytest.raises(ValueError, match="invalid nucleotide code 9"):
+        model.predict_codes(codes)

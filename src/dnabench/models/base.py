@@ -20,6 +20,7 @@ from torch import nn
 import dnabench.models.io as model_io
 from dnabench.alphabet import COMPLEMENT
 from dnabench.models.heads import Head
+from dnabench.tokenize.base import check_codes
 
 #: rows per batch of ``predict_codes`` when the caller gives no ``batch_size``
 PREDICT_BATCH_SIZE = 256
@@ -110,8 +111,10 @@ class DNAModel(nn.Module):
                 part = np.array(part, order="C")  # read-only memmaps and strided views
             part = torch.from_numpy(part)
         device = self.device
-        if device.type == "cuda" and part.device.type == "cpu":
-            part = part.pin_memory()  # so that the copy is asynchronous
+        if device.type != "cpu" and part.device.type == "cpu":
+            check_codes(part)  # here, where a bad code is a clear error: on the device it would be a device-side assert
+            if device.type == "cuda":
+                part = part.pin_memory()  # so that the copy is asynchronous
         return part.to(device, non_blocking=True)
 
     def _predict_batch(self, codes: torch.Tensor, autocast: bool, embed: bool = False) -> torch.Tensor:

@@ -77,15 +77,22 @@ def as_code_batch(codes: Any) -> tuple[torch.Tensor, bool]:
         t = t.unsqueeze(0)
     if t.ndim != 2:
         raise ValueError(f"expected codes of shape [B, L] or [L], got {t.ndim}-D shape {tuple(t.shape)}")
-    if t.numel() and t.device.type == "cpu":
-        top = int(t.max())
+    if t.device.type == "cuda":
+        # a host-side check would wait for the GPU once a training step; the assert runs on the
+        # device and stops the program there instead (codes from the host are checked before the copy)
+        if t.numel():
+            torch._assert_async((t <= N).all(), "invalid nucleotide code: codes must be 0..4 (A C G T N)")
+    else:
+        check_codes(t)
+    return t, is_numpy
+
+
+def check_codes(codes: torch.Tensor) -> None:
+    """A clear error for a code above N (A C G T N = 0..4); reads the maximum on the host."""
+    if codes.numel():
+        top = int(codes.max())
         if top > N:
             raise ValueError(f"invalid nucleotide code {top}: codes must be 0..4 (A C G T N)")
-    elif t.numel():
-        # on an accelerator a host-side check would wait for the GPU once a training step; the
-        # assert runs on the device and stops the program there instead
-        torch._assert_async((t <= N).all(), "invalid nucleotide code: codes must be 0..4 (A C G T N)")
-    return t, is_numpy
 
 
 def finish_batch(ids: torch.Tensor, mask: torch.Tensor, add_cls: bool, is_numpy: bool) -> TokenBatch:

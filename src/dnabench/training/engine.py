@@ -167,10 +167,16 @@ def bar_refresh_steps(accelerator: str, steps_per_epoch: int) -> int:
 
 def seed_step(seed: int, device: torch.device) -> None:
     """Seed the CPU generator and `device`'s (dropout of one step). torch.manual_seed also seeds
-    every other backend, and for one never started it formats a stack trace: a millisecond a step."""
-    torch.default_generator.manual_seed(seed)
+    every other backend, and for one never started it formats a stack trace: a millisecond a step
+    (other accelerators than CUDA still take that path)."""
     if device.type == "cuda":
-        torch.cuda.manual_seed(seed)
+        torch.default_generator.manual_seed(seed)
+        with torch.cuda.device(device):
+            torch.cuda.manual_seed(seed)
+    elif device.type == "cpu":
+        torch.default_generator.manual_seed(seed)
+    else:
+        torch.manual_seed(seed)
 
 
 def clip_gradients(model: torch.nn.Module, grad_clip: float | None) -> None:
