@@ -292,3 +292,33 @@ def test_on_a_gpu_batches_are_prefetched_and_pinned(store, genome):
     assert batches and all(b["codes"].is_pinned() and b["labels"].is_pinned() for b in batches)
     plain = list(make_loader(ds, batch_size=8, seed=2, pin_memory=False, prefetch=False))
     assert all(torch.equal(a["codes"], b["codes"]) for a, b in zip(batches, plain))
+
+
+def test_a_run_trained_through_the_background_loader_is_the_plain_run(tmp_path, monkeypatch):
+    """train() with the prefetching loader (a GPU's default) gives the run of the plain one: the
+    same batches, validation and test, through Lightning's own fetching of the next batch."""
+    import functools
+    import json
+
+    import dnabench.training.data as training_data
+    from dnabench.training.run import train
+    from test_training import SMALL_CNN, synthetic_table
+
+    table = synthetic_table(tmp_path / "motif.csv")
+
+    def run(name: str) -> dict:
+        config = TrainConfig(data=str(table), model="cnn_fc", model_options=SMALL_CNN, out=str(tmp_path / name), max_epochs=2,
+                             batch_size=32, lr=3e-3, progress=False, reverse_complement_augment=True, max_shift=2)
+        return json.loads((train(config) / "metrics.json").read_text())
+
+    import dnabench.data.loader as loader_module
+
+    plain = run("plain")
+    calls = []
+    real = loader_module.prefetched
+    monkeypatch.setattr(loader_module, "prefetched", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(training_data, "batch_loader", functools.partial(batch_loader, prefetch=True))
+    ahead = run("ahead")
+    assert len(calls) >= 4  # two training epochs, validation and test went through it
+    assert ahead["epochs"] == plain["epochs"] == 2 and ahead["steps"] == plain["steps"]
+    assert ahead["val"] == plain["val"] and ahead["test"] == plain["test"]
