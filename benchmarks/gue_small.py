@@ -827,6 +827,20 @@ def run_folder(runs_root: Path, job: Job) -> Path:
     return runs_root / job.table / f"seed{job.seed}" / job.column.name
 
 
+def write_results(out: Path, text: str, runs: pd.DataFrame, cells: pd.DataFrame, about: dict[str, Any]) -> None:
+    """OUT/results.md (`text`), results.csv (`runs`) and results.json (`about` + cells + runs), each
+    written beside its place and renamed into it."""
+    from dnabench.io.files import write_json
+
+    out.mkdir(parents=True, exist_ok=True)
+    _write_text(out / "results.md", text)
+    tmp = out / ".results.csv.tmp"
+    runs.to_csv(tmp, index=False)
+    tmp.replace(out / "results.csv")
+    write_json(out / "results.json", {**about, "cells": cells.replace({np.nan: None}).to_dict(orient="records"),
+                                      "runs": runs.replace({np.nan: None}).to_dict(orient="records")})
+
+
 def merge_results(paths: list[Path], out: Path) -> int:
     """One table from the results.csv files of earlier calls: tables and columns in the order they
     first appear, a run (table, model, seed) in two files taken from the later one."""
@@ -852,15 +866,7 @@ def merge_results(paths: list[Path], out: Path) -> int:
         table_md,
     ]
     text = "\n".join(lines)
-    out.mkdir(parents=True, exist_ok=True)
-    _write_text(out / "results.md", text)
-    tmp = out / ".results.csv.tmp"
-    runs.to_csv(tmp, index=False)
-    tmp.replace(out / "results.csv")
-    summary = {"device": ", ".join(devices) or "CPU", "merged_from": [str(p) for p in paths],
-               "cells": cells.replace({np.nan: None}).to_dict(orient="records"),
-               "runs": runs.replace({np.nan: None}).to_dict(orient="records")}
-    _write_text(out / "results.json", json.dumps(summary, indent=1))
+    write_results(out, text, runs, cells, {"device": ", ".join(devices) or "CPU", "merged_from": [str(p) for p in paths]})
     print(text)
     print(f"results: {out / 'results.md'}, results.csv, results.json")
     return 0
@@ -960,18 +966,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         table_md,
     ]
     text = "\n".join(lines)
-    out.mkdir(parents=True, exist_ok=True)
-    _write_text(out / "results.md", text)
-    tmp = out / ".results.csv.tmp"
-    frame.to_csv(tmp, index=False)
-    tmp.replace(out / "results.csv")
-    summary = {
+    write_results(out, text, frame, cells, {
         "device": device_name(), "date": dt.date.today().isoformat(), "seeds": args.seeds, "epochs": args.epochs,
         "pretrain_steps": args.pretrain_steps, "smoke": args.smoke, "stopped": stopped is not None, "tables": described,
         "recipes": {c.name: describe_column(c) for c in recipes},
-        "cells": cells.replace({np.nan: None}).to_dict(orient="records"), "runs": frame.replace({np.nan: None}).to_dict(orient="records"),
-    }
-    _write_text(out / "results.json", json.dumps(summary, indent=1))
+    })
     print()
     print(text)
     if not keep:
