@@ -34,12 +34,16 @@ def is_first_process() -> bool:
     return all(os.environ.get(name, "0") in ("", "0") for name in ranks)
 
 
+def uses_gpu(accelerator: str) -> bool:
+    """Whether a run with this --accelerator trains on a CUDA GPU."""
+    return torch.cuda.is_available() and accelerator in ("auto", "gpu", "cuda")
+
+
 def precision_setting(precision: str, accelerator: str) -> str:
     """Lightning's precision for a config value: "auto" is bf16-mixed on a GPU that has it, else fp32."""
     if precision != "auto":
         return precision if precision != "32" else "32-true"
-    uses_gpu = torch.cuda.is_available() and accelerator in ("auto", "gpu", "cuda")
-    return "bf16-mixed" if uses_gpu and torch.cuda.is_bf16_supported() else "32-true"
+    return "bf16-mixed" if uses_gpu(accelerator) and torch.cuda.is_bf16_supported() else "32-true"
 
 
 def device_setting(devices: str, accelerator: str = "auto") -> int | str | list[int]:
@@ -161,8 +165,7 @@ def log_interval(steps_per_epoch: int) -> int:
 def bar_refresh_steps(accelerator: str, steps_per_epoch: int) -> int:
     """Batches between progress-bar updates. Each update reads the loss off the device, a wait for
     the GPU: on a GPU the bar moves at the log interval, on the CPU (slow steps, no wait) every batch."""
-    uses_gpu = torch.cuda.is_available() and accelerator in ("auto", "gpu", "cuda")
-    return log_interval(steps_per_epoch) if uses_gpu else 1
+    return log_interval(steps_per_epoch) if uses_gpu(accelerator) else 1
 
 
 def seed_step(seed: int, device: torch.device) -> None:
