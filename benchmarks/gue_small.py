@@ -681,6 +681,18 @@ def run_jobs_in_processes(jobs: list[Job], out: Path, args: argparse.Namespace, 
         worker.job = None
         give(proc)
 
+    def read_answers(proc: subprocess.Popen) -> bool:
+        """What the worker has written (read from the raw pipe: a buffered reader could hold a
+        second line back from select); False at the end of its output."""
+        data = os.read(proc.stdout.fileno(), 65536)
+        if not data:
+            return False
+        worker = workers[proc]
+        *lines, worker.pending = (worker.pending + data).split(b"\n")
+        for line in lines:
+            answered(proc, line.decode(errors="replace"))
+        return True
+
     def ended(proc: subprocess.Popen) -> None:
         worker = workers.pop(proc)
         selector.unregister(proc.stdout)
@@ -697,24 +709,11 @@ def run_jobs_in_processes(jobs: list[Job], out: Path, args: argparse.Namespace, 
         while workers:
             for key, _ in selector.select(timeout=1.0):
                 proc = key.data
-                data = os.read(proc.stdout.fileno(), 65536)
-                if not data:
+                if not read_answers(proc):
                     ended(proc)
-                    continue
-                worker = workers[proc]
-                worker.pending += data
-                *lines, worker.pending = worker.pending.split(b"\n")
-                for line in lines:
-                    answered(proc, line.decode(errors="replace"))
             for proc in [p for p in workers if p.poll() is not None]:  # ended, its output held open by a child of its own
-                while select.select([proc.stdout], [], [], 0)[0]:  # its last answer first
-                    data = os.read(proc.stdout.fileno(), 65536)
-                    if not data:
-                        break
-                    lines = (workers[proc].pending + data).split(b"\n")
-                    workers[proc].pending = lines.pop()
-                    for line in lines:
-                        answered(proc, line.decode(errors="replace"))
+                while select.select([proc.stdout], [], [], 0)[0] and read_answers(proc):  # its last answers first
+                    pass
                 ended(proc)
     finally:  # interrupted or killed: no run goes on without the call that started it
         for proc in workers:
